@@ -1,0 +1,30 @@
+from flask import Blueprint
+
+from backend.api.common import json_body
+from backend.extensions import db
+from backend.schemas.auth import CitizenSessionOut, DevLoginIn, StaffLoginIn, StaffSessionOut, WeChatLoginIn
+from backend.services import accounts
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+@bp.post("/wechat")
+def wechat_login():
+    data = json_body(WeChatLoginIn())
+    session = accounts.login_with_wechat(data["code"])
+    db.session.commit()
+    return CitizenSessionOut().dump(session)
+
+
+@bp.post("/dev")
+def dev_login():
+    data = json_body(DevLoginIn())
+    session = accounts.login_for_development(data["openid"])
+    db.session.commit()
+    return CitizenSessionOut().dump(session)
+
+
+@bp.post("/staff")
+def staff_login():
+    data = json_body(StaffLoginIn())
+    return StaffSessionOut().dump(accounts.login_staff(data["username"], data["password"]))

@@ -1,0 +1,58 @@
+from flask import Blueprint, request
+
+from backend.api.common import actor, json_body, query_args
+from backend.auth import citizen_required, current_principal, login_required
+from backend.extensions import db
+from backend.schemas.case import CitizenReportOut, RatingIn, ReportIn
+from backend.schemas.catalogue import CategoryOut
+from backend.schemas.common import PageArgs, page_of
+from backend.schemas.photo import PhotoUploadedOut
+from backend.services import cases, intake, photos, workflow
+
+bp = Blueprint("citizen", __name__)
+
+
+@bp.get("/categories")
+def list_categories():
+    return {"items": CategoryOut(many=True).dump(cases.list_categories())}
+
+
+@bp.post("/photos")
+@login_required
+def upload_photo():
+    photo = photos.accept_upload(request.files.get("file"), actor())
+    db.session.commit()
+    return PhotoUploadedOut().dump(photo), 201
+
+
+@bp.post("/reports")
+@citizen_required
+def submit_report():
+    data = json_body(ReportIn())
+    key = request.headers.get("Idempotency-Key", "").strip()[:128] or None
+    case, created = intake.submit_report(actor(), data, key)
+    db.session.commit()
+    return CitizenReportOut().dump(cases.for_reporter(case.id, case.reporter_id)), 201 if created else 200
+
+
+@bp.get("/reports/mine")
+@citizen_required
+def my_reports():
+    args = query_args(PageArgs())
+    return page_of(CitizenReportOut(), cases.list_for_reporter(current_principal().id, **args))
+
+
+@bp.get("/reports/<int:case_id>")
+@citizen_required
+def get_report(case_id: int):
+    return CitizenReportOut().dump(cases.for_reporter(case_id, current_principal().id))
+
+
+@bp.post("/reports/<int:case_id>/rating")
+@citizen_required
+def rate_report(case_id: int):
+    data = json_body(RatingIn())
+    case = cases.for_reporter(case_id, current_principal().id)
+    workflow.rate(case, actor(), data["rating"], data["comment"])
+    db.session.commit()
+    return CitizenReportOut().dump(cases.for_reporter(case_id, current_principal().id))

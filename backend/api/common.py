@@ -1,0 +1,27 @@
+"""Small helpers every blueprint uses: parse input, build the actor."""
+
+from flask import request
+from marshmallow import Schema
+
+from backend.auth import Principal, current_principal
+from backend.errors import AppError
+from backend.models import StaffRole
+from backend.services.actors import Actor
+
+
+def json_body(schema: Schema) -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise AppError("请求内容必须是 JSON 对象", code="invalid_json")
+    return schema.load(body)
+
+
+def query_args(schema: Schema) -> dict:
+    return schema.load(request.args.to_dict())
+
+
+def actor() -> Actor:
+    principal: Principal = current_principal()
+    if principal.is_staff:
+        return Actor.staff(principal.id, StaffRole(principal.role), principal.unit_id)
+    return Actor.citizen(principal.id)

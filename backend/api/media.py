@@ -1,0 +1,15 @@
+"""Photo copies behind signed, expiring URLs: the mini-program's <image> sends no Authorization."""
+
+from flask import Blueprint, request, send_file
+
+from backend.services import photos
+
+bp = Blueprint("media", __name__, url_prefix="/media")
+
+
+@bp.get("/photos/<int:photo_id>/<variant>.jpg")
+def photo(photo_id: int, variant: str):
+    path = photos.file_for_signed_request(
+        photo_id, variant, request.args.get("expires", ""), request.args.get("sig", "")
+    )
+    return send_file(path, mimetype="image/jpeg", max_age=3600, conditional=True)

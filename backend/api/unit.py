@@ -1,0 +1,58 @@
+from flask import Blueprint
+
+from backend.api.common import actor, json_body, query_args
+from backend.auth import current_principal, unit_staff_required
+from backend.extensions import db
+from backend.schemas.case import ReasonIn, ReplyIn, StaffCaseOut, UnitCaseArgs
+from backend.schemas.common import page_of
+from backend.services import cases, photos, workflow
+
+bp = Blueprint("unit", __name__, url_prefix="/unit")
+
+
+def _own_case(case_id: int):
+    return cases.for_unit(case_id, current_principal().unit_id)
+
+
+def _fresh(case_id: int):
+    return StaffCaseOut().dump(cases.for_dispatcher(case_id))
+
+
+@bp.get("/cases")
+@unit_staff_required
+def list_cases():
+    args = query_args(UnitCaseArgs())
+    return page_of(StaffCaseOut(), cases.list_for_unit(current_principal().unit_id, **args))
+
+
+@bp.get("/cases/<int:case_id>")
+@unit_staff_required
+def get_case(case_id: int):
+    return StaffCaseOut().dump(_own_case(case_id))
+
+
+@bp.post("/cases/<int:case_id>/accept")
+@unit_staff_required
+def accept_case(case_id: int):
+    workflow.accept(_own_case(case_id), actor())
+    db.session.commit()
+    return _fresh(case_id)
+
+
+@bp.post("/cases/<int:case_id>/return")
+@unit_staff_required
+def return_case(case_id: int):
+    data = json_body(ReasonIn())
+    workflow.return_case(_own_case(case_id), actor(), data["reason"])
+    db.session.commit()
+    return _fresh(case_id)
+
+
+@bp.post("/cases/<int:case_id>/reply")
+@unit_staff_required
+def reply_case(case_id: int):
+    data = json_body(ReplyIn())
+    case = _own_case(case_id)
+    workflow.reply(case, actor(), data["content"], photos.claimable(data["photo_ids"], actor()))
+    db.session.commit()
+    return _fresh(case_id)

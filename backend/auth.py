@@ -1,0 +1,98 @@
+"""Tokens, the current principal and role checks."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+
+from flask import current_app, g, request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from backend.errors import Forbidden, Unauthorized
+from backend.extensions import db
+from backend.models import Staff, StaffRole, User
+from backend.models.types import utcnow
+
+CITIZEN = "citizen"
+STAFF = "staff"
+DISPATCH_ROLES = (StaffRole.DISPATCHER, StaffRole.ADMIN)
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str
+    id: int
+    role: StaffRole | None = None
+    unit_id: int | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind == STAFF
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="api-token")
+
+
+def token_ttl(kind: str) -> int:
+    return current_app.config["STAFF_TOKEN_TTL" if kind == STAFF else "CITIZEN_TOKEN_TTL"]
+
+
+def issue_token(kind: str, subject_id: int) -> str:
+    return _serializer().dumps({"k": kind, "id": subject_id})
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    return check_password_hash(password_hash, password)
+
+
+def _principal_from_request() -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized()
+    try:
+        claims, issued_at = _serializer().loads(token.strip(), return_timestamp=True)
+        kind, subject_id = claims["k"], int(claims["id"])
+    except (BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise Unauthorized("登录信息无效，请重新登录", code="invalid_token") from exc
+    if (utcnow() - issued_at).total_seconds() > token_ttl(kind):
+        raise Unauthorized("登录已过期，请重新登录", code="token_expired")
+
+    if kind == CITIZEN:
+        if db.session.get(User, subject_id) is None:
+            raise Unauthorized("登录信息无效，请重新登录", code="invalid_token")
+        return Principal(CITIZEN, subject_id)
+    staff = db.session.get(Staff, subject_id)
+    if staff is None or not staff.active:
+        raise Unauthorized("账号已停用", code="account_disabled")
+    return Principal(STAFF, staff.id, staff.role, staff.unit_id)
+
+
+def current_principal() -> Principal:
+    return g.principal
+
+
+def _requires(check: Callable[[Principal], bool]):
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            principal = _principal_from_request()
+            if not check(principal):
+                raise Forbidden()
+            g.principal = principal
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+login_required = _requires(lambda p: True)
+citizen_required = _requires(lambda p: p.kind == CITIZEN)
+unit_staff_required = _requires(lambda p: p.role == StaffRole.UNIT_STAFF and p.unit_id is not None)
+dispatcher_required = _requires(lambda p: p.role in DISPATCH_ROLES)

@@ -1,0 +1,41 @@
+"""Operator commands: `flask --app wsgi seed-demo`, `create-staff` (and `db upgrade` from Flask-Migrate)."""
+
+import click
+from flask import Flask
+
+from backend.errors import ValidationFailed
+from backend.extensions import db
+from backend.models import StaffRole
+from backend.services import accounts, demo_district
+
+
+def register_commands(app: Flask) -> None:
+    @app.cli.command("seed-demo")
+    @click.option("--with-staff", is_flag=True, help="Also create demo staff logins (password printed).")
+    def seed_demo(with_staff: bool) -> None:
+        """Load the demo district 攀州市仁和区 (units, categories, regions, routing)."""
+        counts = demo_district.load()
+        staff = demo_district.create_demo_staff() if with_staff else []
+        db.session.commit()
+        click.echo(
+            f"demo district loaded: {counts['units']} units, {counts['regions']} regions, "
+            f"{counts['categories']} categories"
+        )
+        for username, role, unit in staff:
+            click.echo(f"  staff {username:<20} role {role:<11} {unit}")
+        if staff:
+            click.echo(f"  password for all demo staff: {demo_district.DEMO_PASSWORD}")
+
+    @app.cli.command("create-staff")
+    @click.argument("username")
+    @click.option("--password", required=True, help="At least 8 characters.")
+    @click.option("--role", required=True, type=click.Choice([r.value for r in StaffRole]))
+    @click.option("--unit", "unit_code", default=None, help="Unit code, required for unit_staff.")
+    def create_staff(username: str, password: str, role: str, unit_code: str | None) -> None:
+        """Create a staff account."""
+        try:
+            staff = accounts.create_staff(username, password, role, unit_code)
+        except ValidationFailed as exc:
+            raise click.ClickException(exc.message) from exc
+        db.session.commit()
+        click.echo(f"created staff {staff.username} (id {staff.id}, role {staff.role.value})")

@@ -1,0 +1,129 @@
+"""The AppError family and the one JSON error envelope of the API."""
+
+import logging
+
+from flask import Flask, jsonify
+from marshmallow import ValidationError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from backend.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    status = 400
+    code = "bad_request"
+    message = "请求有误"
+
+    def __init__(self, message: str | None = None, code: str | None = None, fields: dict | None = None):
+        super().__init__(message or self.message)
+        if message:
+            self.message = message
+        if code:
+            self.code = code
+        self.fields = fields
+
+    def to_dict(self) -> dict:
+        body = {"code": self.code, "message": self.message}
+        if self.fields is not None:
+            body["fields"] = self.fields
+        return {"error": body}
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "unauthorized"
+    message = "请先登录"
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden"
+    message = "没有权限执行此操作"
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+    message = "内容不存在"
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+    message = "当前状态不允许此操作"
+
+
+class ValidationFailed(AppError):
+    status = 422
+    code = "validation_failed"
+    message = "提交的内容有误"
+
+
+class UploadRejected(AppError):
+    status = 400
+    code = "invalid_image"
+    message = "无法识别的图片，请重新拍摄或选择照片"
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "file_too_large"
+    message = "图片不能超过 20 MB"
+
+
+class ServiceUnavailable(AppError):
+    status = 503
+    code = "service_unavailable"
+    message = "服务繁忙，请稍后再试"
+
+
+HTTP_CODES = {
+    400: ("bad_request", "请求有误"),
+    401: ("unauthorized", "请先登录"),
+    403: ("forbidden", "没有权限执行此操作"),
+    404: ("not_found", "内容不存在"),
+    405: ("method_not_allowed", "不支持的请求方式"),
+    409: ("conflict", "当前状态不允许此操作"),
+    413: ("file_too_large", "图片不能超过 20 MB"),
+    415: ("unsupported_media_type", "不支持的内容类型"),
+    429: ("too_many_requests", "操作太频繁，请稍后再试"),
+}
+
+
+def _json(body: dict, status: int):
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(AppError)
+    def handle_app_error(error: AppError):
+        db.session.rollback()
+        return _json(error.to_dict(), error.status)
+
+    @app.errorhandler(ValidationError)
+    def handle_validation_error(error: ValidationError):
+        db.session.rollback()
+        messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        return _json(ValidationFailed(fields=messages).to_dict(), 422)
+
+    @app.errorhandler(StaleDataError)
+    def handle_concurrent_update(error: StaleDataError):
+        db.session.rollback()
+        return _json(Conflict("该案件刚被其他人更新，请刷新后重试", code="concurrent_update").to_dict(), 409)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(error: HTTPException):
+        db.session.rollback()
+        code, message = HTTP_CODES.get(error.code or 500, ("http_error", error.description or "请求有误"))
+        return _json({"error": {"code": code, "message": message}}, error.code or 500)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        db.session.rollback()
+        log.exception("unhandled error")
+        return _json({"error": {"code": "internal_error", "message": "服务器开小差了，请稍后再试"}}, 500)

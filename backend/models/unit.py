@@ -1,0 +1,57 @@
+import enum
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.extensions import db
+from backend.models.types import UTCDateTime, utcnow
+
+
+class UnitKind(enum.StrEnum):
+    DISTRICT = "district"
+    DEPARTMENT = "department"  # 区级部门
+    STREET = "street"  # 街道
+    TOWNSHIP = "township"  # 镇/乡
+    COMMUNITY = "community"  # 社区
+    GRID = "grid"  # 网格
+
+
+class Unit(db.Model):
+    """A responsible unit: a department, a street office or township, a community or grid."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[UnitKind] = mapped_column(Enum(UnitKind, native_enum=False, length=16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    contact_phone: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    parent: Mapped["Unit | None"] = relationship(remote_side=[id])
+
+
+class StaffRole(enum.StrEnum):
+    UNIT_STAFF = "unit_staff"
+    DISPATCHER = "dispatcher"
+    REWARD_ADMIN = "reward_admin"
+    ADMIN = "admin"
+
+
+class Staff(db.Model):
+    """A staff account: unit staff belong to one unit; dispatchers and admins to none."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[StaffRole] = mapped_column(Enum(StaffRole, native_enum=False, length=16))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    unit: Mapped[Unit | None] = relationship()

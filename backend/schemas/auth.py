@@ -1,0 +1,43 @@
+from marshmallow import Schema, fields, validate
+
+
+class WeChatLoginIn(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+class DevLoginIn(Schema):
+    openid = fields.String(required=True, validate=validate.Length(min=1, max=48))
+
+
+class StaffLoginIn(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+
+
+class UnitRefOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+
+
+class UserOut(Schema):
+    id = fields.Integer()
+
+
+class CitizenSessionOut(Schema):
+    token = fields.String()
+    expires_in = fields.Integer()
+    user = fields.Nested(UserOut)
+
+
+class StaffOut(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    role = fields.String()
+    unit = fields.Nested(UnitRefOut, allow_none=True)
+
+
+class StaffSessionOut(Schema):
+    token = fields.String()
+    expires_in = fields.Integer()
+    staff = fields.Nested(StaffOut)

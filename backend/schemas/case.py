@@ -1,0 +1,139 @@
+"""Cases as citizens see them (their own report) and as staff see them (never the reporter)."""
+
+from marshmallow import Schema, fields, validate
+
+from backend.models import CaseStatus, CoordSystem, EventType, Rating
+from backend.schemas.auth import UnitRefOut
+from backend.schemas.common import LocalDateTime, PageArgs, local_iso
+from backend.schemas.photo import PhotoRefOut
+
+# What a citizen's timeline leaves out: internal routing chatter between units and dispatchers.
+INTERNAL_EVENTS = {EventType.RETURNED, EventType.ROUTING_UNMATCHED}
+
+
+class LocationIn(Schema):
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90), allow_nan=False)
+    lng = fields.Float(required=True, validate=validate.Range(min=-180, max=180), allow_nan=False)
+    coord = fields.String(required=True, validate=validate.OneOf([c.value for c in CoordSystem]))
+
+
+class ReportIn(Schema):
+    category = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    description = fields.String(load_default="", validate=validate.Length(max=1000))
+    location = fields.Nested(LocationIn, required=True)
+    address = fields.String(load_default="", validate=validate.Length(max=255))
+    photo_ids = fields.List(
+        fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=9, error="请上传 1 至 9 张照片")
+    )
+
+
+class RatingIn(Schema):
+    rating = fields.Enum(Rating, by_value=True, required=True)
+    comment = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class ReasonIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class ReplyIn(Schema):
+    content = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    photo_ids = fields.List(fields.Integer(strict=True), load_default=list, validate=validate.Length(max=9))
+
+
+class DispatchIn(Schema):
+    unit_id = fields.Integer(required=True, strict=True)
+
+
+class UnitCaseArgs(PageArgs):
+    status = fields.Enum(CaseStatus, by_value=True, load_default=None)
+
+
+class AdminCaseArgs(UnitCaseArgs):
+    unit_id = fields.Integer(load_default=None)
+    category = fields.String(load_default=None)
+    needs_review = fields.Boolean(load_default=None)
+
+
+class LocationOut(Schema):
+    lat = fields.Float()
+    lng = fields.Float()
+    coord = fields.String()
+
+
+class UnitNameOut(Schema):
+    name = fields.String()
+
+
+class CitizenEventOut(Schema):
+    type = fields.String()
+    at = LocalDateTime()
+    note = fields.String()
+    photos = fields.List(fields.Nested(PhotoRefOut))
+
+
+class StaffRefOut(Schema):
+    id = fields.Integer()
+    username = fields.String()
+
+
+class StaffEventOut(CitizenEventOut):
+    actor_kind = fields.String()
+    staff = fields.Nested(StaffRefOut, allow_none=True)
+    unit = fields.Nested(UnitRefOut, allow_none=True)
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String(allow_none=True)
+    data = fields.Dict()
+
+
+class ReplyOut(Schema):
+    content = fields.String(attribute="note")
+    photos = fields.List(fields.Nested(PhotoRefOut))
+    at = LocalDateTime()
+
+
+def _location(case) -> dict:
+    return {"lat": case.lat, "lng": case.lng, "coord": str(case.coord)}
+
+
+def _category(case) -> dict:
+    return {"code": case.category.code, "name": case.category.name}
+
+
+def _rating(case) -> dict | None:
+    if case.rating is None:
+        return None
+    return {"rating": str(case.rating), "comment": case.rating_comment or "", "at": local_iso(case.rated_at)}
+
+
+class _CaseBase(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    category = fields.Function(_category)
+    status = fields.String()
+    description = fields.String()
+    location = fields.Function(_location)
+    address = fields.String()
+    photos = fields.List(fields.Nested(PhotoRefOut))
+    created_at = LocalDateTime()
+    reply = fields.Nested(ReplyOut, attribute="reply_event", allow_none=True)
+    rating = fields.Function(_rating)
+
+
+class CitizenReportOut(_CaseBase):
+    unit = fields.Nested(UnitNameOut, allow_none=True)
+    timeline = fields.Function(
+        lambda case: CitizenEventOut(many=True).dump([e for e in case.events if e.type not in INTERNAL_EVENTS])
+    )
+
+
+class StaffCaseOut(_CaseBase):
+    """No reporter_id, openid, name or phone: the fields simply do not exist here."""
+
+    unit = fields.Nested(UnitRefOut, allow_none=True)
+    deadline = LocalDateTime(attribute="deadline_at", allow_none=True)
+    needs_review = fields.Boolean()
+    routing_status = fields.String()
+    updated_at = LocalDateTime()
+    closed_at = LocalDateTime(allow_none=True)
+    timeline = fields.List(fields.Nested(StaffEventOut), attribute="events")

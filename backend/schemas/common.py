@@ -1,0 +1,24 @@
+from datetime import datetime
+
+from marshmallow import Schema, fields, validate
+
+from backend.models.types import LOCAL_TZ
+
+
+def local_iso(value: datetime | None) -> str | None:
+    """ISO 8601 with the +08:00 offset the mini-program shows to people."""
+    return None if value is None else value.astimezone(LOCAL_TZ).isoformat(timespec="seconds")
+
+
+class LocalDateTime(fields.DateTime):
+    def _serialize(self, value, attr, obj, **kwargs):
+        return local_iso(value)
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+def page_of(schema: Schema, page: dict) -> dict:
+    return {**page, "items": schema.dump(page["items"], many=True)}

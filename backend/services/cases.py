@@ -1,0 +1,91 @@
+"""Reading cases, always scoped to who asks: a citizen their reports, a unit its cases."""
+
+from sqlalchemy.orm import selectinload
+
+from backend.errors import NotFound
+from backend.extensions import db
+from backend.models import Case, CaseEvent, CaseStatus, Category, Unit
+
+_FULL = (
+    selectinload(Case.category),
+    selectinload(Case.unit),
+    selectinload(Case.photos),
+    selectinload(Case.events).selectinload(CaseEvent.photos),
+    selectinload(Case.events).selectinload(CaseEvent.unit),
+    selectinload(Case.events).selectinload(CaseEvent.staff),
+)
+
+
+def _one(query) -> Case:
+    case = db.session.scalar(query.options(*_FULL))
+    if case is None:
+        raise NotFound("案件不存在", code="case_not_found")
+    return case
+
+
+def _page(query, page: int, per_page: int) -> dict:
+    total = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery()))
+    items = db.session.scalars(
+        query.options(*_FULL).order_by(Case.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
+
+
+def for_reporter(case_id: int, user_id: int) -> Case:
+    return _one(db.select(Case).where(Case.id == case_id, Case.reporter_id == user_id))
+
+
+def list_for_reporter(user_id: int, page: int, per_page: int) -> dict:
+    return _page(db.select(Case).where(Case.reporter_id == user_id), page, per_page)
+
+
+def for_unit(case_id: int, unit_id: int) -> Case:
+    return _one(db.select(Case).where(Case.id == case_id, Case.unit_id == unit_id))
+
+
+def list_for_unit(unit_id: int, page: int, per_page: int, status: CaseStatus | None = None) -> dict:
+    query = db.select(Case).where(Case.unit_id == unit_id)
+    if status is not None:
+        query = query.where(Case.status == status)
+    return _page(query, page, per_page)
+
+
+def for_dispatcher(case_id: int) -> Case:
+    return _one(db.select(Case).where(Case.id == case_id))
+
+
+def list_for_dispatcher(
+    page: int,
+    per_page: int,
+    status: CaseStatus | None = None,
+    unit_id: int | None = None,
+    category: str | None = None,
+    needs_review: bool | None = None,
+) -> dict:
+    query = db.select(Case)
+    if status is not None:
+        query = query.where(Case.status == status)
+    if unit_id is not None:
+        query = query.where(Case.unit_id == unit_id)
+    if category:
+        query = query.join(Case.category).where(Category.code == category)
+    if needs_review is not None:
+        query = query.where(Case.needs_review.is_(needs_review))
+    return _page(query, page, per_page)
+
+
+def get_unit(unit_id: int) -> Unit:
+    unit = db.session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound("单位不存在", code="unit_not_found")
+    return unit
+
+
+def list_units() -> list[Unit]:
+    return db.session.scalars(db.select(Unit).order_by(Unit.id)).all()
+
+
+def list_categories() -> list[Category]:
+    return db.session.scalars(
+        db.select(Category).where(Category.active.is_(True)).order_by(Category.sort_order, Category.id)
+    ).all()

@@ -1,0 +1,110 @@
+"""The demo district 攀州市仁和区 from seed 002: units, categories, regions and routing rules.
+
+Loading twice changes nothing: everything is matched by its code or name.
+"""
+
+from backend.extensions import db
+from backend.models import Category, CoordSystem, Region, RoutingRule, RuleTarget, Staff, StaffRole, Unit, UnitKind
+from backend.services import accounts, geo
+
+DISTRICT = ("renhe", "攀州市仁和区", UnitKind.DISTRICT)
+DEPARTMENTS = [
+    ("renhe-enforcement", "区综合行政执法局"),
+    ("renhe-ecology", "区生态环境局"),
+    ("renhe-housing", "区住建局"),
+    ("renhe-commerce", "区商务局"),
+    ("renhe-market", "区市场监管局"),
+    ("renhe-police", "市公安局仁和区分局"),
+]
+# Three strips that together cover lat 26.45–26.55, lng 101.68–101.80 (GCJ-02).
+TERRITORIES = [
+    ("dahezhonglu", "大河中路街道", UnitKind.STREET, (101.68, 101.72)),
+    ("renhe-town", "仁和镇", UnitKind.TOWNSHIP, (101.72, 101.76)),
+    ("qianjin-town", "前进镇", UnitKind.TOWNSHIP, (101.76, 101.80)),
+]
+LAT_RANGE = (26.45, 26.55)
+# code, name, description, deadline hours, lead unit code, sort order
+CATEGORIES = [
+    ("illegal_ad", "牛皮癣小广告", "墙面、电杆、公交站台等处乱贴乱画的小广告", 24, "renhe-enforcement", 1),
+    ("street_vendor", "占道经营", "跨门经营、流动摊贩、露天烧烤等占用道路经营", 48, "renhe-enforcement", 2),
+    ("dust", "扬尘", "工地扬尘、渣土车抛洒、道路扬尘", 48, "renhe-ecology", 3),
+    ("billboard", "违规广告和飞线", "违规设置的户外广告、乱拉乱挂的飞线", 72, "renhe-enforcement", 4),
+    ("sanitation", "环境卫生", "垃圾乱堆乱放、门前五包不落实", 48, None, 5),
+    ("fumes_noise", "油烟噪音", "餐饮油烟、噪音扰民", 72, "renhe-ecology", 6),
+]
+DEMO_PASSWORD = "renhe-demo-2026"
+
+
+def _upsert_unit(code: str, name: str, kind: UnitKind, parent: Unit | None) -> Unit:
+    unit = db.session.scalar(db.select(Unit).where(Unit.code == code))
+    if unit is None:
+        unit = Unit(code=code)
+        db.session.add(unit)
+    unit.name, unit.kind, unit.parent, unit.active = name, kind, parent, True
+    return unit
+
+
+def _rectangle(lng_range: tuple[float, float]) -> dict:
+    (west, east), (south, north) = lng_range, LAT_RANGE
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _upsert_region(name: str, unit: Unit, geometry: dict) -> Region:
+    region = db.session.scalar(db.select(Region).where(Region.name == name))
+    if region is None:
+        region = Region(name=name)
+        db.session.add(region)
+    region.unit, region.coord, region.geometry = unit, CoordSystem.GCJ02, geometry
+    region.min_lat, region.min_lng, region.max_lat, region.max_lng = geo.bounding_box(geometry)
+    return region
+
+
+def _ensure_rule(category: Category | None, region: Region | None, target: RuleTarget, unit: Unit | None) -> None:
+    db.session.flush()
+    by_category = RoutingRule.category_id == category.id if category else RoutingRule.category_id.is_(None)
+    by_region = RoutingRule.region_id == region.id if region else RoutingRule.region_id.is_(None)
+    if db.session.scalar(db.select(RoutingRule).where(by_category, by_region)) is None:
+        db.session.add(RoutingRule(category=category, region=region, target=target, unit=unit))
+
+
+def load() -> dict:
+    district = _upsert_unit(*DISTRICT, parent=None)
+    units = {code: _upsert_unit(code, name, UnitKind.DEPARTMENT, district) for code, name in DEPARTMENTS}
+    regions = {}
+    for code, name, kind, lng_range in TERRITORIES:
+        units[code] = _upsert_unit(code, name, kind, district)
+        regions[code] = _upsert_region(name, units[code], _rectangle(lng_range))
+
+    categories = {}
+    for code, name, description, hours, lead, order in CATEGORIES:
+        category = db.session.scalar(db.select(Category).where(Category.code == code))
+        if category is None:
+            category = Category(code=code)
+            db.session.add(category)
+        category.name, category.description, category.deadline_hours = name, description, hours
+        category.lead_unit, category.sort_order, category.active = units.get(lead), order, True
+        categories[code] = category
+
+    # The lead department handles its categories district-wide; everything else goes to the
+    # territorial unit; 大河中路街道 runs its own small-ads clean-up team (a category × region rule).
+    for category in categories.values():
+        if category.lead_unit is not None:
+            _ensure_rule(category, None, RuleTarget.UNIT, category.lead_unit)
+    for region in regions.values():
+        _ensure_rule(None, region, RuleTarget.TERRITORIAL, None)
+    _ensure_rule(categories["illegal_ad"], regions["dahezhonglu"], RuleTarget.TERRITORIAL, None)
+    db.session.flush()
+    return {"units": len(units) + 1, "regions": len(regions), "categories": len(categories)}
+
+
+def create_demo_staff() -> list[tuple[str, str, str]]:
+    """Demo logins: an admin, a dispatcher and one unit_staff per unit (username = unit code)."""
+    wanted = [("admin", StaffRole.ADMIN, None), ("dispatcher", StaffRole.DISPATCHER, None)]
+    wanted += [(code, StaffRole.UNIT_STAFF, code) for code, *_ in DEPARTMENTS + TERRITORIES]
+    created = []
+    for username, role, unit_code in wanted:
+        if db.session.scalar(db.select(Staff).where(Staff.username == username)) is None:
+            accounts.create_staff(username, DEMO_PASSWORD, role.value, unit_code)
+        created.append((username, role.value, unit_code or ""))
+    return created

@@ -1,0 +1,115 @@
+"""Coordinates: GCJ-02 ⇄ WGS-84 and point-in-polygon on GeoJSON geometry.
+
+GCJ-02 is the obfuscated datum China's maps and wx.getLocation(type: 'gcj02') use. The forward
+transform is the published formula; the inverse has no closed form and is found by iteration.
+The offset only applies inside China; outside it both systems coincide.
+"""
+
+import math
+
+_A = 6378245.0  # Krasovsky 1940 semi-major axis used by GCJ-02
+_EE = 0.00669342162296594323
+
+
+def outside_china(lat: float, lng: float) -> bool:
+    return not (72.004 <= lng <= 137.8347 and 0.8293 <= lat <= 55.8271)
+
+
+def _transform_lat(x: float, y: float) -> float:
+    ret = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
+    ret += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    ret += (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
+    ret += (160.0 * math.sin(y / 12.0 * math.pi) + 320 * math.sin(y * math.pi / 30.0)) * 2.0 / 3.0
+    return ret
+
+
+def _transform_lng(x: float, y: float) -> float:
+    ret = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
+    ret += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    ret += (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
+    ret += (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2.0 / 3.0
+    return ret
+
+
+def wgs84_to_gcj02(lat: float, lng: float) -> tuple[float, float]:
+    if outside_china(lat, lng):
+        return lat, lng
+    d_lat = _transform_lat(lng - 105.0, lat - 35.0)
+    d_lng = _transform_lng(lng - 105.0, lat - 35.0)
+    rad_lat = lat / 180.0 * math.pi
+    magic = 1 - _EE * math.sin(rad_lat) ** 2
+    sqrt_magic = math.sqrt(magic)
+    d_lat = (d_lat * 180.0) / ((_A * (1 - _EE)) / (magic * sqrt_magic) * math.pi)
+    d_lng = (d_lng * 180.0) / (_A / sqrt_magic * math.cos(rad_lat) * math.pi)
+    return lat + d_lat, lng + d_lng
+
+
+def gcj02_to_wgs84(lat: float, lng: float) -> tuple[float, float]:
+    """Inverse by fixed-point iteration; converges to well under a centimetre in a few steps."""
+    if outside_china(lat, lng):
+        return lat, lng
+    wgs_lat, wgs_lng = lat, lng
+    for _ in range(30):
+        g_lat, g_lng = wgs84_to_gcj02(wgs_lat, wgs_lng)
+        d_lat, d_lng = g_lat - lat, g_lng - lng
+        wgs_lat, wgs_lng = wgs_lat - d_lat, wgs_lng - d_lng
+        if abs(d_lat) < 1e-10 and abs(d_lng) < 1e-10:
+            break
+    return wgs_lat, wgs_lng
+
+
+def to_wgs84(lat: float, lng: float, coord: str) -> tuple[float, float]:
+    return gcj02_to_wgs84(lat, lng) if coord == "gcj02" else (lat, lng)
+
+
+def to_system(wgs_lat: float, wgs_lng: float, coord: str) -> tuple[float, float]:
+    return wgs84_to_gcj02(wgs_lat, wgs_lng) if coord == "gcj02" else (wgs_lat, wgs_lng)
+
+
+def _polygons(geometry: dict) -> list[list[list[list[float]]]]:
+    if geometry["type"] == "Polygon":
+        return [geometry["coordinates"]]
+    if geometry["type"] == "MultiPolygon":
+        return geometry["coordinates"]
+    raise ValueError(f"unsupported geometry type {geometry['type']!r}")
+
+
+def _on_segment(x: float, y: float, x1: float, y1: float, x2: float, y2: float) -> bool:
+    cross = (x - x1) * (y2 - y1) - (y - y1) * (x2 - x1)
+    if abs(cross) > 1e-12:
+        return False
+    return min(x1, x2) - 1e-12 <= x <= max(x1, x2) + 1e-12 and min(y1, y2) - 1e-12 <= y <= max(y1, y2) + 1e-12
+
+
+def _ring_position(x: float, y: float, ring: list[list[float]]) -> int:
+    """1 inside, 0 on the boundary, -1 outside (even-odd ray casting)."""
+    inside = False
+    n = len(ring)
+    for i in range(n):
+        x1, y1 = ring[i][0], ring[i][1]
+        x2, y2 = ring[(i + 1) % n][0], ring[(i + 1) % n][1]
+        if _on_segment(x, y, x1, y1, x2, y2):
+            return 0
+        if (y1 > y) != (y2 > y) and x < (x2 - x1) * (y - y1) / (y2 - y1) + x1:
+            inside = not inside
+    return 1 if inside else -1
+
+
+def contains(geometry: dict, lat: float, lng: float) -> bool:
+    """Whether the point lies in the geometry; points on a boundary count as inside, holes excluded."""
+    for polygon in _polygons(geometry):
+        shell, holes = polygon[0], polygon[1:]
+        if _ring_position(lng, lat, shell) < 0:
+            continue
+        if any(_ring_position(lng, lat, hole) > 0 for hole in holes):
+            continue
+        return True
+    return False
+
+
+def bounding_box(geometry: dict) -> tuple[float, float, float, float]:
+    """(min_lat, min_lng, max_lat, max_lng) of the outer rings."""
+    points = [pt for polygon in _polygons(geometry) for pt in polygon[0]]
+    lngs = [pt[0] for pt in points]
+    lats = [pt[1] for pt in points]
+    return min(lats), min(lngs), max(lats), max(lngs)

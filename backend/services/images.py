@@ -1,0 +1,126 @@
+"""Pure image work with Pillow: cheap inspection of uploads and rendering of the derived copies."""
+
+import io
+import struct
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from backend.models.types import LOCAL_TZ
+
+try:  # HEIC from iPhones; optional so the service runs where libheif is missing
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    HEIF_SUPPORTED = True
+except ImportError:  # pragma: no cover
+    HEIF_SUPPORTED = False
+
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF") if HEIF_SUPPORTED else ("JPEG", "PNG", "WEBP")
+EXIF_ORIENTATION = 0x0112
+EXIF_IFD = 0x8769
+EXIF_DATETIME_ORIGINAL = 0x9003
+ROTATED_ORIENTATIONS = {5, 6, 7, 8}
+
+
+class BadImage(Exception):
+    """The bytes are not an image we accept; the message says why (for logs, not for citizens)."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str
+    width: int  # as displayed, EXIF orientation applied
+    height: int
+    taken_at: datetime | None
+
+
+def _taken_at(exif: Image.Exif) -> datetime | None:
+    raw = exif.get_ifd(EXIF_IFD).get(EXIF_DATETIME_ORIGINAL)
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.strptime(raw.strip("\x00 "), "%Y:%m:%d %H:%M:%S").replace(tzinfo=LOCAL_TZ)
+    except ValueError:
+        return None
+
+
+def inspect(data: bytes, max_pixels: int) -> ImageInfo:
+    """Check an upload without a full decode: format, pixel count, structure, truncation.
+
+    JPEG is decoded in draft mode at 1/8 scale, which reads every byte of the stream (so
+    truncation shows) for a fraction of the cost of a full decode.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+            width, height = image.size
+            if width < 1 or height < 1 or width * height > max_pixels:
+                raise BadImage(f"{width}x{height} exceeds {max_pixels} pixels")
+            exif = image.getexif()
+            orientation = exif.get(EXIF_ORIENTATION, 1)
+            taken_at = _taken_at(exif)
+            fmt = image.format
+            if fmt == "JPEG":
+                image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+                image.load()
+            elif fmt == "PNG":
+                image.verify()
+            else:
+                image.load()
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise BadImage(str(exc)) from exc
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
+        raise BadImage(f"corrupt image: {exc}") from exc
+    if orientation in ROTATED_ORIENTATIONS:
+        width, height = height, width
+    return ImageInfo(format=fmt, width=width, height=height, taken_at=taken_at)
+
+
+def _draft_scale(longest: int, target: int) -> int:
+    """The largest JPEG DCT reduction that still leaves at least 3/4 of the target size."""
+    for scale in (8, 4, 2):
+        if longest / scale >= target * 0.75:
+            return scale
+    return 1
+
+
+@dataclass(frozen=True)
+class Rendered:
+    display: bytes
+    thumb: bytes
+    width: int
+    height: int
+
+
+def _encode(image: Image.Image, quality: int, icc_profile: bytes | None) -> bytes:
+    out = io.BytesIO()
+    # No exif= and no xmp=: Pillow writes neither, so GPS and camera data never leave the original.
+    image.save(out, "JPEG", quality=quality, icc_profile=icc_profile)
+    return out.getvalue()
+
+
+def render(data: bytes, display_max: int, thumb_max: int) -> Rendered:
+    """Upright, EXIF-free JPEG display copy (≤ display_max px) and thumbnail (≤ thumb_max px)."""
+    image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    icc_profile = image.info.get("icc_profile")
+    if image.format == "JPEG":
+        scale = _draft_scale(max(image.size), display_max)
+        if scale > 1:
+            image.draft("RGB", (max(1, image.width // scale), max(1, image.height // scale)))
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "P"):
+        rgba = image.convert("RGBA")
+        image = Image.new("RGB", rgba.size, (255, 255, 255))
+        image.paste(rgba, mask=rgba.getchannel("A"))
+    elif image.mode != "RGB":
+        image = image.convert("RGB")
+    image.thumbnail((display_max, display_max), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    display = _encode(image, 85, icc_profile)
+    thumb_image = image.copy()
+    thumb_image.thumbnail((thumb_max, thumb_max), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    thumb = _encode(thumb_image, 80, icc_profile)
+    return Rendered(display=display, thumb=thumb, width=image.width, height=image.height)

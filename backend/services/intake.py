@@ -1,0 +1,63 @@
+"""受理: a citizen's report comes in, is committed, then routed by a worker."""
+
+from sqlalchemy.exc import IntegrityError
+
+from backend.errors import ValidationFailed
+from backend.extensions import db
+from backend.models import Case, Category
+from backend.services import geo, photos, workflow
+from backend.services.actors import Actor
+from workers.queues import enqueue_after_commit, route_case_job
+
+
+def _existing(reporter_id: int, idempotency_key: str) -> Case | None:
+    return db.session.scalar(
+        db.select(Case).where(Case.reporter_id == reporter_id, Case.idempotency_key == idempotency_key)
+    )
+
+
+def submit_report(actor: Actor, payload: dict, idempotency_key: str | None) -> tuple[Case, bool]:
+    """Create the case, or return the one this Idempotency-Key already created.
+
+    Returns (case, created). Concurrent retries with one key meet at the unique constraint on
+    (reporter_id, idempotency_key): one insert wins, the others read the winner's case.
+    """
+    if idempotency_key:
+        existing = _existing(actor.user_id, idempotency_key)
+        if existing is not None:
+            return existing, False
+
+    category = db.session.scalar(
+        db.select(Category).where(Category.code == payload["category"], Category.active.is_(True))
+    )
+    if category is None:
+        raise ValidationFailed(fields={"category": ["不支持的问题类型"]})
+    claimed = photos.claimable(payload["photo_ids"], actor)
+
+    location = payload["location"]
+    wgs84_lat, wgs84_lng = geo.to_wgs84(location["lat"], location["lng"], location["coord"])
+    case = Case(
+        reporter_id=actor.user_id,
+        idempotency_key=idempotency_key,
+        category=category,
+        description=payload.get("description", ""),
+        lat=location["lat"],
+        lng=location["lng"],
+        coord=location["coord"],
+        wgs84_lat=wgs84_lat,
+        wgs84_lng=wgs84_lng,
+        address=payload.get("address", ""),
+    )
+    workflow.record_submission(case, actor)
+    db.session.add(case)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        existing = _existing(actor.user_id, idempotency_key) if idempotency_key else None
+        if existing is None:
+            raise
+        return existing, False
+    photos.attach(claimed, case_id=case.id)
+    enqueue_after_commit(db.session, route_case_job(case.id))
+    return case, True

@@ -1,0 +1,178 @@
+"""Photos: accept an upload, make the derived copies, sign the URLs that serve them."""
+
+import hashlib
+import hmac
+import time
+import uuid
+
+from flask import current_app, url_for
+from werkzeug.datastructures import FileStorage
+
+from backend.errors import NotFound, PayloadTooLarge, UploadRejected, ValidationFailed
+from backend.extensions import db
+from backend.models import ActorKind, Photo, PhotoStatus
+from backend.models.types import utcnow
+from backend.services import images
+from backend.services.actors import Actor
+from backend.storage import get_storage
+from workers.queues import enqueue_after_commit, process_photo_job
+
+VARIANTS = ("display", "thumb")
+EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "HEIF": "heic"}
+
+
+def _read_limited(upload: FileStorage, limit: int) -> bytes:
+    data = upload.stream.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge()
+    return data
+
+
+def accept_upload(upload: FileStorage | None, uploader: Actor) -> Photo:
+    """Validate cheaply and store the private original; the worker makes the copies."""
+    if upload is None or (not upload.filename and not upload.content_length):
+        raise ValidationFailed("请选择要上传的图片", fields={"file": ["缺少文件字段 file"]})
+    config = current_app.config
+    data = _read_limited(upload, config["MAX_PHOTO_BYTES"])
+    if not data:
+        raise UploadRejected("图片是空的，请重新选择", code="empty_file")
+    try:
+        info = images.inspect(data, config["MAX_PHOTO_PIXELS"])
+    except images.BadImage as exc:
+        current_app.logger.info("upload rejected: %s", exc)
+        raise UploadRejected() from exc
+
+    now = utcnow()
+    key = f"originals/{now:%Y/%m}/{uuid.uuid4().hex}.{EXTENSIONS[info.format]}"
+    get_storage().save(key, data)
+    photo = Photo(
+        uploader_user_id=uploader.user_id if uploader.kind == ActorKind.CITIZEN else None,
+        uploader_staff_id=uploader.staff_id if uploader.kind == ActorKind.STAFF else None,
+        format=info.format,
+        byte_size=len(data),
+        width=info.width,
+        height=info.height,
+        sha256=hashlib.sha256(data).hexdigest(),
+        taken_at=info.taken_at,
+        original_key=key,
+        created_at=now,
+    )
+    db.session.add(photo)
+    db.session.flush()
+    enqueue_after_commit(db.session, process_photo_job(photo.id))
+    return photo
+
+
+def process(photo_id: int) -> Photo | None:
+    """Make the display copy and thumbnail. Idempotent: a photo already done is left alone."""
+    photo = db.session.get(Photo, photo_id)
+    if photo is None:
+        return None
+    storage = get_storage()
+    if photo.status == PhotoStatus.READY and storage.exists(photo.display_key) and storage.exists(photo.thumb_key):
+        return photo
+    config = current_app.config
+    try:
+        rendered = images.render(
+            storage.read(photo.original_key), config["PHOTO_DISPLAY_MAX_PX"], config["PHOTO_THUMB_MAX_PX"]
+        )
+    except (OSError, ValueError, SyntaxError) as exc:
+        current_app.logger.warning("photo %s could not be rendered: %s", photo_id, exc)
+        photo.status = PhotoStatus.FAILED
+        db.session.flush()
+        return photo
+    photo.display_key = f"display/{photo.id}.jpg"
+    photo.thumb_key = f"thumbs/{photo.id}.jpg"
+    storage.save(photo.display_key, rendered.display)
+    storage.save(photo.thumb_key, rendered.thumb)
+    photo.status = PhotoStatus.READY
+    photo.processed_at = utcnow()
+    db.session.flush()
+    return photo
+
+
+def _signature(photo_id: int, variant: str, expires: int) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    message = f"photo:{photo_id}:{variant}:{expires}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+
+def signed_url(photo: Photo, variant: str) -> str:
+    ttl = current_app.config["PHOTO_URL_TTL"]
+    # Expiry rounded to the hour so repeated reads give the same URL and the client can cache it.
+    expires = (int(time.time()) // 3600 + 1) * 3600 + ttl
+    return url_for(
+        "media.photo",
+        photo_id=photo.id,
+        variant=variant,
+        expires=expires,
+        sig=_signature(photo.id, variant, expires),
+        _external=True,
+    )
+
+
+def urls(photo: Photo) -> dict:
+    return {"id": photo.id, "url": signed_url(photo, "display"), "thumb_url": signed_url(photo, "thumb")}
+
+
+def file_for_signed_request(photo_id: int, variant: str, expires: str, sig: str) -> str:
+    """The storage path of a variant, if the signature is valid and unexpired; otherwise NotFound.
+
+    A copy not rendered yet (the worker is behind) is rendered here, so a fresh URL always loads.
+    """
+    if variant not in VARIANTS or not expires.isdigit():
+        raise NotFound()
+    if int(expires) < time.time() or not hmac.compare_digest(_signature(photo_id, variant, int(expires)), sig):
+        raise NotFound("链接已失效", code="link_expired")
+    photo = db.session.get(Photo, photo_id)
+    if photo is None:
+        raise NotFound()
+    key = photo.display_key if variant == "display" else photo.thumb_key
+    if not get_storage().exists(key):
+        photo = process(photo_id)
+        db.session.commit()
+        if photo.status != PhotoStatus.READY:
+            raise NotFound("图片无法显示", code="photo_unavailable")
+        key = photo.display_key if variant == "display" else photo.thumb_key
+    return str(get_storage().path(key))
+
+
+def claimable(photo_ids: list[int], uploader: Actor) -> list[Photo]:
+    """The uploader's own photos, not yet attached to anything, in the order given."""
+    unique_ids = list(dict.fromkeys(photo_ids))
+    if not unique_ids:
+        return []
+    photos = db.session.scalars(db.select(Photo).where(Photo.id.in_(unique_ids))).all()
+    by_id = {photo.id: photo for photo in photos}
+    problems = []
+    for photo_id in unique_ids:
+        photo = by_id.get(photo_id)
+        owned = photo is not None and (
+            photo.uploader_user_id == uploader.user_id
+            if uploader.kind == ActorKind.CITIZEN
+            else photo.uploader_staff_id == uploader.staff_id
+        )
+        if not owned:
+            problems.append(f"图片 {photo_id} 不存在")
+        elif photo.attached:
+            problems.append(f"图片 {photo_id} 已被使用")
+        elif photo.status == PhotoStatus.FAILED:
+            problems.append(f"图片 {photo_id} 无法处理，请重新上传")
+    if problems:
+        raise ValidationFailed(fields={"photo_ids": problems})
+    return [by_id[photo_id] for photo_id in unique_ids]
+
+
+def attach(photos: list[Photo], *, case_id: int | None = None, event_id: int | None = None) -> None:
+    """Attach photos with a guarded UPDATE, so two submissions racing for one photo cannot both win."""
+    if not photos:
+        return
+    ids = [photo.id for photo in photos]
+    result = db.session.execute(
+        db.update(Photo)
+        .where(Photo.id.in_(ids), Photo.case_id.is_(None), Photo.event_id.is_(None))
+        .values(case_id=case_id, event_id=event_id)
+        .execution_options(synchronize_session="fetch")
+    )
+    if result.rowcount != len(ids):
+        raise ValidationFailed(fields={"photo_ids": ["图片已被使用"]})

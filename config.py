@@ -1,0 +1,103 @@
+"""Settings. The only module that reads the environment."""
+
+import os
+from pathlib import Path
+from typing import ClassVar
+
+BASE_DIR = Path(__file__).resolve().parent
+DEFAULT_SECRET_KEY = "dev-secret-change-me"
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+class Config:
+    ENV_NAME = "base"
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'suishoupai.db'}")
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True}
+    # Unset means "start an embedded redis-server" (see scripts/run_dev.py and tests/conftest.py).
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(BASE_DIR / "var" / "media"))
+
+    WECHAT_APPID = os.environ.get("WECHAT_APPID", "")
+    WECHAT_SECRET = os.environ.get("WECHAT_SECRET", "")
+    WECHAT_API_BASE = os.environ.get("WECHAT_API_BASE", "https://api.weixin.qq.com")
+    # Behind nginx or a cloud load balancer: trust one X-Forwarded-* hop, so signed photo URLs are https.
+    BEHIND_PROXY = _env_bool("BEHIND_PROXY", False)
+    HTTP_TIMEOUT_SECONDS = float(os.environ.get("HTTP_TIMEOUT_SECONDS", "5"))
+
+    CITIZEN_TOKEN_TTL = _env_int("CITIZEN_TOKEN_TTL", 7 * 24 * 3600)
+    STAFF_TOKEN_TTL = _env_int("STAFF_TOKEN_TTL", 12 * 3600)
+    # Lets a developer log in as any openid without WeChat. Refused in production.
+    DEV_LOGIN_ENABLED = _env_bool("DEV_LOGIN_ENABLED", False)
+
+    MAX_PHOTO_BYTES = 20 * 1024 * 1024
+    # Room for the multipart envelope around a 20 MB file; the file itself is checked exactly.
+    MAX_CONTENT_LENGTH = MAX_PHOTO_BYTES + 256 * 1024
+    MAX_PHOTO_PIXELS = _env_int("MAX_PHOTO_PIXELS", 80_000_000)
+    PHOTO_DISPLAY_MAX_PX = 2048
+    PHOTO_THUMB_MAX_PX = 360
+    PHOTO_URL_TTL = _env_int("PHOTO_URL_TTL", 6 * 3600)
+    MAX_PHOTOS_PER_REPORT = 9
+
+    # Periodic sweep: reports and photos untouched for this long are enqueued again.
+    SWEEP_INTERVAL_SECONDS = _env_int("SWEEP_INTERVAL_SECONDS", 60)
+    SWEEP_GRACE_SECONDS = _env_int("SWEEP_GRACE_SECONDS", 30)
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    DEBUG = True
+    DEV_LOGIN_ENABLED = _env_bool("DEV_LOGIN_ENABLED", True)
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret"
+    DEV_LOGIN_ENABLED = True
+    WECHAT_APPID = "wx-test-appid"
+    WECHAT_SECRET = "wx-test-secret"
+    SWEEP_GRACE_SECONDS = 0
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    DEV_LOGIN_ENABLED = False
+    REQUIRED = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "WECHAT_APPID", "WECHAT_SECRET")
+
+    @classmethod
+    def problems(cls) -> list[str]:
+        found = []
+        if cls.SECRET_KEY == DEFAULT_SECRET_KEY or len(cls.SECRET_KEY) < 32:
+            found.append("SECRET_KEY must be set to a random value of at least 32 characters")
+        if not os.environ.get("DATABASE_URL"):
+            found.append("DATABASE_URL must be set")
+        if not cls.REDIS_URL:
+            found.append("REDIS_URL must be set")
+        if not (cls.WECHAT_APPID and cls.WECHAT_SECRET):
+            found.append("WECHAT_APPID and WECHAT_SECRET must be set")
+        if _env_bool("DEV_LOGIN_ENABLED"):
+            found.append("DEV_LOGIN_ENABLED is not allowed in production")
+        return found
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    return CONFIGS[os.environ.get("APP_ENV", "development")]

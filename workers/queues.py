@@ -1,0 +1,103 @@
+"""Queue names, job paths and enqueueing after commit.
+
+The web process enqueues jobs by dotted path, so it never imports the job modules.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from backend.extensions import redis_store
+
+log = logging.getLogger(__name__)
+
+PHOTOS = "photos"
+ROUTING = "routing"
+NOTIFY = "notify"
+PERIODIC = "periodic"
+ALL_QUEUES = (ROUTING, PHOTOS, NOTIFY, PERIODIC)
+
+PROCESS_PHOTO = "workers.jobs.photos.process_photo"
+ROUTE_CASE = "workers.jobs.routing.route_case"
+SWEEP_STUCK = "workers.jobs.maintenance.sweep_stuck"
+
+TRANSIENT_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+DONE_STATES = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    queue: str
+    func: str
+    args: tuple
+    job_id: str
+    timeout: int = 120
+
+
+def enqueue_unique(connection: Redis, request: JobRequest) -> Job | None:
+    """Enqueue under a deterministic id; a job already waiting or running with that id wins.
+
+    A finished or failed job with the same id is replaced, so the sweep can always try again.
+    """
+    queue = Queue(request.queue, connection=connection)
+    options = dict(
+        args=request.args,
+        job_id=request.job_id,
+        unique=True,
+        job_timeout=request.timeout,
+        retry=TRANSIENT_RETRY,
+        result_ttl=600,
+    )
+    try:
+        return queue.enqueue(request.func, **options)
+    except DuplicateJobError:
+        existing = Job.fetch(request.job_id, connection=connection)
+        if existing.get_status(refresh=True) not in DONE_STATES:
+            return None
+        existing.delete()
+        try:
+            return queue.enqueue(request.func, **options)
+        except DuplicateJobError:
+            return None
+
+
+def enqueue_after_commit(session: Session, request: JobRequest) -> None:
+    """Enqueue once the surrounding transaction commits; nothing is enqueued on rollback.
+
+    If Redis is unreachable at that moment the row is still committed and the periodic
+    sweep enqueues it later, so nothing is lost.
+    """
+    session.info.setdefault("pending_jobs", []).append(request)
+
+
+@event.listens_for(Session, "after_commit")
+def _release_jobs(session: Session) -> None:
+    requests = session.info.pop("pending_jobs", [])
+    if not requests:
+        return
+    try:
+        connection = redis_store.client
+        for request in requests:
+            enqueue_unique(connection, request)
+    except RedisError:
+        log.warning("redis unavailable; %d job(s) left for the sweep", len(requests), exc_info=True)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_jobs(session: Session, previous_transaction) -> None:
+    session.info.pop("pending_jobs", None)
+
+
+def route_case_job(case_id: int) -> JobRequest:
+    return JobRequest(ROUTING, ROUTE_CASE, (case_id,), f"route-case-{case_id}")
+
+
+def process_photo_job(photo_id: int) -> JobRequest:
+    return JobRequest(PHOTOS, PROCESS_PHOTO, (photo_id,), f"process-photo-{photo_id}", timeout=60)

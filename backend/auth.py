@@ -68,7 +68,9 @@ def _principal_from_request() -> Principal:
             raise Unauthorized("登录信息无效，请重新登录", code="invalid_token")
         return Principal(CITIZEN, subject_id)
     staff = db.session.get(Staff, subject_id)
-    if staff is None or not staff.active:
+    if staff is None:
+        raise Unauthorized("登录信息无效，请重新登录", code="invalid_token")
+    if not staff.active:
         raise Unauthorized("账号已停用", code="account_disabled")
     return Principal(STAFF, staff.id, staff.role, staff.unit_id)
 

@@ -4,6 +4,7 @@ from flask import Flask, current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -35,7 +36,7 @@ class RedisHolder:
     def client(self) -> Redis:
         client = current_app.extensions.get("redis")
         if client is None:
-            raise RuntimeError("REDIS_URL is not configured")
+            raise RedisConnectionError("REDIS_URL is not configured")
         return client
 
 

@@ -126,10 +126,6 @@ class Case:
         w, h = self.stored_size
         return (h, w) if self.orientation in images.ROTATED_ORIENTATIONS else (w, h)
 
-    @property
-    def megapixels(self) -> float:
-        return self.stored_size[0] * self.stored_size[1] / 1e6
-
 
 def _jpeg(image: Image.Image, orientation: int, **extra) -> bytes:
     out = io.BytesIO()
@@ -144,8 +140,8 @@ def build_cases(include_heic: bool = True) -> tuple[list[Case], list[str]]:
     pixels = make_pixels(4000, 3000, fine_noise=2.0)
     cases.append(Case("JPEG 12 MP", _jpeg(pixels, 6), (4000, 3000), 6, "JPEG", note="q92, 4:2:0"))
 
-    # A JPEG with an MPF second image (as iPhone HDR gain-map or many Android photos): Pillow opens it
-    # as "MPO". Same primary image as above.
+    # A JPEG with an MPF second image (as iPhone HDR gain-map JPEGs and many cameras write): Pillow opens
+    # it as "MPO". Same primary image as above.
     out = io.BytesIO()
     pixels.save(
         out,
@@ -173,12 +169,20 @@ def build_cases(include_heic: bool = True) -> tuple[list[Case], list[str]]:
         out = io.BytesIO()
         try:
             # pillow_heif moves EXIF orientation into HEIF irot/imir boxes; libheif applies them on decode.
-            heic_pixels.save(out, "HEIF", quality=85, exif=_exif(6).tobytes())
+            heic_pixels.save(out, "HEIF", quality=50, exif=_exif(6).tobytes())
         except (OSError, ValueError, KeyError) as exc:
             notes.append(f"HEIC skipped: pillow_heif could not encode ({exc})")
         else:
             cases.append(
-                Case("HEIC 12 MP", out.getvalue(), (4032, 3024), 6, "HEIF", expect_taken_at=False, note="q85 x265")
+                Case(
+                    "HEIC 12 MP",
+                    out.getvalue(),
+                    (4032, 3024),
+                    6,
+                    "HEIF",
+                    expect_taken_at=False,
+                    note="q50 x265, like a phone HEIC",
+                )
             )
         del heic_pixels
     elif include_heic:
@@ -246,10 +250,11 @@ def naive_render(data: bytes, display_max: int, thumb_max: int) -> tuple[bytes, 
     return display.getvalue(), thumb.getvalue()
 
 
-def render_stages(data: bytes, runs: int) -> dict[str, float]:
-    """Median ms per step of render() for a JPEG. A replica of images.render's steps, so it can
-    drift from the real code; the cProfile option (--profile) profiles the real function."""
+def render_stages(data: bytes, runs: int) -> tuple[int, dict[str, float]]:
+    """Draft scale used and median ms per step of render(). A replica of images.render's steps (RGB
+    sources only), so it can drift from the real code; --profile profiles the real function."""
     samples: dict[str, list[float]] = {}
+    scale = 1
 
     def lap(name: str, start: float) -> float:
         now = time.perf_counter()
@@ -261,12 +266,13 @@ def render_stages(data: bytes, runs: int) -> dict[str, float]:
         t = time.perf_counter()
         image = Image.open(io.BytesIO(data), formats=images.ACCEPTED_FORMATS)
         icc_profile = image.info.get("icc_profile")
-        scale = images._draft_scale(max(image.size), DISPLAY_MAX)
-        if image.format == "JPEG" and scale > 1:
+        jpeg = image.format in getattr(images, "JPEG_FORMATS", ("JPEG",))
+        scale = images._draft_scale(max(image.size), DISPLAY_MAX) if jpeg else 1
+        if scale > 1:
             image.draft("RGB", (image.width // scale, image.height // scale))
-        t = lap("open + header", t)
+        t = lap("open + parse header", t)
         image.load()
-        t = lap(f"decode (draft 1/{scale})", t)
+        t = lap("decode", t)
         image = ImageOps.exif_transpose(image)
         t = lap("exif_transpose", t)
         if image.mode != "RGB":
@@ -277,12 +283,12 @@ def render_stages(data: bytes, runs: int) -> dict[str, float]:
         t = lap("encode display q85", t)
         thumb_image = image.copy()
         thumb_image.thumbnail((THUMB_MAX, THUMB_MAX), Image.Resampling.LANCZOS, reducing_gap=2.0)
-        t = lap("thumb copy + resize", t)
+        t = lap("thumb copy + thumbnail()", t)
         images._encode(thumb_image, 80, icc_profile)
         lap("encode thumb q80", t)
         if i == 0:  # warm-up
             samples.clear()
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return scale, {name: statistics.median(values) for name, values in samples.items()}
 
 
 # --------------------------------------------------------------------------- checks
@@ -401,14 +407,16 @@ def main(argv: list[str] | None = None) -> int:
             failures[case.name] = problems
 
     print()
-    print(f"render() steps for {jpeg12.name} (median ms, replica of images.render):")
+    print("render() by step, median ms (a replica of images.render's steps; see render_stages):")
     print()
-    stages = render_stages(jpeg12.data, args.runs)
-    print(fmt_row(["step", "median ms"]))
-    print(fmt_row(["---", "---:"]))
-    for name, ms in stages.items():
-        print(fmt_row([name, f"{ms:.1f}"]))
-    print(fmt_row(["**sum**", f"**{sum(stages.values()):.1f}**"]))
+    breakdown = {case.name: render_stages(case.data, args.runs) for case in cases}
+    steps = list(next(iter(breakdown.values()))[1])
+    print(fmt_row(["step", *breakdown]))
+    print(fmt_row(["---"] + ["---:"] * len(breakdown)))
+    print(fmt_row(["draft scale", *(f"1/{scale}" for scale, _ in breakdown.values())]))
+    for step in steps:
+        print(fmt_row([step, *(f"{ms[step]:.1f}" for _, ms in breakdown.values())]))
+    print(fmt_row(["**sum**", *(f"**{sum(ms.values()):.1f}**" for _, ms in breakdown.values())]))
 
     if args.profile:
         print()

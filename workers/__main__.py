@@ -4,11 +4,11 @@ import logging
 import sys
 
 from redis import Redis
-from rq import Worker
 
 from backend import create_app
 from workers.queues import ALL_QUEUES
 from workers.scheduler import Scheduler, periodic_table
+from workers.worker import AppWorker
 
 
 def main() -> int:
@@ -18,11 +18,10 @@ def main() -> int:
         print("REDIS_URL is not set (scripts/run_dev.py starts an embedded Redis for you)", file=sys.stderr)
         return 2
     connection = Redis.from_url(app.config["REDIS_URL"])
-    # Jobs run in forked work horses that inherit this app context; the parent never opens a
-    # database connection, so no pooled connection is shared across a fork.
+    # Jobs run in forked work horses that inherit this app context.
     with app.app_context():
         Scheduler(connection, periodic_table(app.config)).start()
-        worker = Worker(ALL_QUEUES, connection=connection)
+        worker = AppWorker(ALL_QUEUES, connection=connection)
         worker.work(with_scheduler=True)
     return 0
 

@@ -18,8 +18,8 @@ def wechat_login():
 
 @bp.post("/dev")
 def dev_login():
-    data = json_body(DevLoginIn())
-    session = accounts.login_for_development(data["openid"])
+    accounts.require_dev_login()
+    session = accounts.login_for_development(json_body(DevLoginIn())["openid"])
     db.session.commit()
     return CitizenSessionOut().dump(session)
 

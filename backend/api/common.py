@@ -1,7 +1,7 @@
 """Small helpers every blueprint uses: parse input, build the actor."""
 
 from flask import request
-from marshmallow import Schema
+from marshmallow import EXCLUDE, Schema
 
 from backend.auth import Principal, current_principal
 from backend.errors import AppError
@@ -17,7 +17,9 @@ def json_body(schema: Schema) -> dict:
 
 
 def query_args(schema: Schema) -> dict:
-    return schema.load(request.args.to_dict())
+    """Blank parameters mean "no filter" and unknown ones (cache-busters) are ignored."""
+    present = {key: value for key, value in request.args.items() if value.strip()}
+    return schema.load(present, unknown=EXCLUDE)
 
 
 def actor() -> Actor:

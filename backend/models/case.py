@@ -108,9 +108,8 @@ class Case(db.Model):
 
 class EventType(enum.StrEnum):
     SUBMITTED = "submitted"  # 受理
-    ROUTED = "routed"  # 自动派遣
     ROUTING_UNMATCHED = "routing_unmatched"
-    DISPATCHED = "dispatched"  # 派遣
+    DISPATCHED = "dispatched"  # 派遣, by a routing rule (actor system) or a dispatcher
     ACCEPTED = "accepted"  # 签收
     RETURNED = "returned"  # 退单
     REPLIED = "replied"  # 反馈

@@ -39,10 +39,15 @@ def login_with_wechat(code: str) -> dict:
     return _citizen_session(_user_for_openid(session.openid, session.unionid))
 
 
-def login_for_development(openid: str) -> dict:
-    """Log in as any openid without WeChat; only where DEV_LOGIN_ENABLED is set (never in production)."""
+def require_dev_login() -> None:
+    """The development login exists only where DEV_LOGIN_ENABLED is set (never in production)."""
     if not current_app.config["DEV_LOGIN_ENABLED"]:
         raise NotFound()
+
+
+def login_for_development(openid: str) -> dict:
+    """Log in as any openid without WeChat."""
+    require_dev_login()
     return _citizen_session(_user_for_openid(f"dev-{openid}"))
 
 

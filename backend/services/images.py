@@ -18,7 +18,9 @@ try:  # HEIC from iPhones; optional so the service runs where libheif is missing
 except ImportError:  # pragma: no cover
     HEIF_SUPPORTED = False
 
-ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF") if HEIF_SUPPORTED else ("JPEG", "PNG", "WEBP")
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", *(("HEIF",) if HEIF_SUPPORTED else ()))
+# The JPEG opener answers MPO for the multi-picture JPEGs some phone cameras write; frame one is a JPEG.
+JPEG_FORMATS = ("JPEG", "MPO")
 EXIF_ORIENTATION = 0x0112
 EXIF_IFD = 0x8769
 EXIF_DATETIME_ORIGINAL = 0x9003
@@ -51,7 +53,7 @@ def inspect(data: bytes, max_pixels: int) -> ImageInfo:
     """Check an upload without a full decode: format, pixel count, structure, truncation.
 
     JPEG is decoded in draft mode at 1/8 scale, which reads every byte of the stream (so
-    truncation shows) for a fraction of the cost of a full decode.
+    truncation shows) for a fraction of the cost of a full decode; PNG chunks are checksummed.
     """
     try:
         with warnings.catch_warnings():
@@ -60,17 +62,26 @@ def inspect(data: bytes, max_pixels: int) -> ImageInfo:
             width, height = image.size
             if width < 1 or height < 1 or width * height > max_pixels:
                 raise BadImage(f"{width}x{height} exceeds {max_pixels} pixels")
-            exif = image.getexif()
+            fmt = "JPEG" if image.format in JPEG_FORMATS else image.format
+            if fmt == "PNG":
+                # verify() checks every chunk's CRC without decoding, but must come first and
+                # leaves the image unusable; PNG EXIF, when present, sits in a chunk before IDAT.
+                image.verify()
+                image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+                exif = Image.Exif()
+                if "exif" in image.info:
+                    exif.load(image.info["exif"])
+            else:
+                exif = image.getexif()
             orientation = exif.get(EXIF_ORIENTATION, 1)
             taken_at = _taken_at(exif)
-            fmt = image.format
             if fmt == "JPEG":
                 image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
                 image.load()
-            elif fmt == "PNG":
-                image.verify()
-            else:
+            elif fmt == "WEBP":
                 image.load()
+            # HEIF is not decoded here (half a second for 12 MP): the worker decodes it and
+            # marks the photo failed if it cannot.
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise BadImage(str(exc)) from exc
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
@@ -107,10 +118,12 @@ def render(data: bytes, display_max: int, thumb_max: int) -> Rendered:
     """Upright, EXIF-free JPEG display copy (≤ display_max px) and thumbnail (≤ thumb_max px)."""
     image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     icc_profile = image.info.get("icc_profile")
-    if image.format == "JPEG":
+    if image.format in JPEG_FORMATS:
         scale = _draft_scale(max(image.size), display_max)
         if scale > 1:
             image.draft("RGB", (max(1, image.width // scale), max(1, image.height // scale)))
+    # Shrink first, rotate after: cheaper for formats without draft mode (PNG, HEIC, WebP).
+    image.thumbnail((display_max, display_max), Image.Resampling.LANCZOS, reducing_gap=2.0)
     image = ImageOps.exif_transpose(image)
     if image.mode in ("RGBA", "LA", "P"):
         rgba = image.convert("RGBA")
@@ -118,9 +131,8 @@ def render(data: bytes, display_max: int, thumb_max: int) -> Rendered:
         image.paste(rgba, mask=rgba.getchannel("A"))
     elif image.mode != "RGB":
         image = image.convert("RGB")
-    image.thumbnail((display_max, display_max), Image.Resampling.LANCZOS, reducing_gap=2.0)
     display = _encode(image, 85, icc_profile)
     thumb_image = image.copy()
-    thumb_image.thumbnail((thumb_max, thumb_max), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    thumb_image.thumbnail((thumb_max, thumb_max), Image.Resampling.LANCZOS, reducing_gap=1.0)
     thumb = _encode(thumb_image, 80, icc_profile)
     return Rendered(display=display, thumb=thumb, width=image.width, height=image.height)

@@ -20,13 +20,26 @@ def submit_report(actor: Actor, payload: dict, idempotency_key: str | None) -> t
     """Create the case, or return the one this Idempotency-Key already created.
 
     Returns (case, created). Concurrent retries with one key meet at the unique constraint on
-    (reporter_id, idempotency_key): one insert wins, the others read the winner's case.
+    (reporter_id, idempotency_key), or at the photos the winner has just attached: one insert
+    wins, the others read the winner's case.
     """
     if idempotency_key:
         existing = _existing(actor.user_id, idempotency_key)
         if existing is not None:
             return existing, False
+    try:
+        return _create(actor, payload, idempotency_key), True
+    except (IntegrityError, ValidationFailed):
+        if not idempotency_key:
+            raise
+        db.session.rollback()
+        existing = _existing(actor.user_id, idempotency_key)
+        if existing is None:
+            raise
+        return existing, False
 
+
+def _create(actor: Actor, payload: dict, idempotency_key: str | None) -> Case:
     category = db.session.scalar(
         db.select(Category).where(Category.code == payload["category"], Category.active.is_(True))
     )
@@ -50,14 +63,7 @@ def submit_report(actor: Actor, payload: dict, idempotency_key: str | None) -> t
     )
     workflow.record_submission(case, actor)
     db.session.add(case)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        existing = _existing(actor.user_id, idempotency_key) if idempotency_key else None
-        if existing is None:
-            raise
-        return existing, False
+    db.session.flush()
     photos.attach(claimed, case_id=case.id)
     enqueue_after_commit(db.session, route_case_job(case.id))
-    return case, True
+    return case

@@ -18,7 +18,7 @@ from backend.storage import get_storage
 from workers.queues import enqueue_after_commit, process_photo_job
 
 VARIANTS = ("display", "thumb")
-EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "HEIF": "heic"}
+EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "HEIF": "heic"}  # by images.inspect format
 
 
 def _read_limited(upload: FileStorage, limit: int) -> bytes:

@@ -150,6 +150,7 @@ def dispatch(case: Case, unit: Unit, actor: Actor) -> Case:
     if not unit.active:
         raise ValidationFailed("该单位已停用", fields={"unit_id": ["该单位已停用"]})
     event = _apply(case, "dispatch", actor, note=f"已派遣至{unit.name}", data={"unit_id": unit.id})
+    event.unit_id = unit.id
     _assign(case, unit, event.at)
     case.routing_status = RoutingStatus.MANUAL
     db.session.flush()

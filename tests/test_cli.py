@@ -1,0 +1,45 @@
+"""Operator commands as the contract names them."""
+
+from backend.extensions import db
+from backend.models import Category, Region, RoutingRule, Staff, Unit
+
+
+def _counts(app):
+    with app.app_context():
+        return [db.session.scalar(db.select(db.func.count()).select_from(m)) for m in (Unit, Region, Category, RoutingRule)]
+
+
+def test_seed_demo_twice_changes_nothing(app):
+    before = _counts(app)
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "demo district loaded" in result.output
+    assert _counts(app) == before
+
+
+def test_create_staff(app, api):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["create-staff", "li.lei", "--password", "s3cret-pass", "--role", "unit_staff", "--unit", "qianjin-town"]
+    )
+    assert result.exit_code == 0, result.output
+    login = api.post("/api/v1/auth/staff", json={"username": "li.lei", "password": "s3cret-pass"}).json
+    assert login["staff"]["unit"]["code"] == "qianjin-town"
+
+
+def test_create_staff_refuses_bad_input(app):
+    runner = app.test_cli_runner()
+    no_unit = runner.invoke(args=["create-staff", "a", "--password", "long-enough", "--role", "unit_staff"])
+    assert no_unit.exit_code != 0 and "--unit" in no_unit.output
+    bad_unit = runner.invoke(
+        args=["create-staff", "b", "--password", "long-enough", "--role", "unit_staff", "--unit", "nowhere"]
+    )
+    assert bad_unit.exit_code != 0 and "nowhere" in bad_unit.output
+    bad_role = runner.invoke(args=["create-staff", "c", "--password", "long-enough", "--role", "mayor"])
+    assert bad_role.exit_code != 0
+    short = runner.invoke(args=["create-staff", "d", "--password", "short", "--role", "dispatcher"])
+    assert short.exit_code != 0
+    duplicate = runner.invoke(args=["create-staff", "dispatcher", "--password", "long-enough", "--role", "dispatcher"])
+    assert duplicate.exit_code != 0 and "exists" in duplicate.output
+    with app.app_context():
+        assert db.session.scalar(db.select(Staff).where(Staff.username.in_(["a", "b", "c", "d"]))) is None

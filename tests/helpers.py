@@ -1,6 +1,7 @@
 """Test helpers: images, logins, a report submitted through HTTP."""
 
 import io
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -93,3 +94,20 @@ class Api:
         response = self.submit(token, **kwargs)
         assert response.status_code == 201, response.json
         return response.json
+
+
+def concurrently(*calls):
+    """Run the calls in threads released together by a barrier; return their results in order."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(index, call):
+        barrier.wait()
+        results[index] = call()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -143,3 +143,68 @@ def test_a_photo_cannot_be_used_twice(api):
     api.submit_ok(citizen, photo_ids=[photo_id])
     response = api.submit(citizen, photo_ids=[photo_id])
     assert response.status_code == 422
+
+
+STAFF_ROUTES = [
+    ("GET", "/api/v1/unit/cases", {"unit_staff"}),
+    ("GET", "/api/v1/unit/cases/{id}", {"unit_staff"}),
+    ("POST", "/api/v1/unit/cases/{id}/accept", {"unit_staff"}),
+    ("POST", "/api/v1/unit/cases/{id}/return", {"unit_staff"}),
+    ("POST", "/api/v1/unit/cases/{id}/reply", {"unit_staff"}),
+    ("GET", "/api/v1/admin/cases", {"dispatcher", "admin"}),
+    ("GET", "/api/v1/admin/cases/{id}", {"dispatcher", "admin"}),
+    ("GET", "/api/v1/admin/units", {"dispatcher", "admin"}),
+    ("GET", "/api/v1/admin/health", {"dispatcher", "admin"}),
+    ("POST", "/api/v1/admin/cases/{id}/dispatch", {"dispatcher", "admin"}),
+    ("POST", "/api/v1/admin/cases/{id}/close", {"dispatcher", "admin"}),
+    ("POST", "/api/v1/admin/cases/{id}/rework", {"dispatcher", "admin"}),
+    ("POST", "/api/v1/admin/cases/{id}/reject", {"dispatcher", "admin"}),
+]
+CITIZEN_ROUTES = [
+    ("GET", "/api/v1/reports/mine"),
+    ("GET", "/api/v1/reports/{id}"),
+    ("POST", "/api/v1/reports"),
+    ("POST", "/api/v1/reports/{id}/rating"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), STAFF_ROUTES)
+def test_staff_routes_refuse_other_roles_and_anonymous(api, app, routed, method, path, allowed):
+    _, case_id = routed
+    url = path.format(id=case_id)
+    with app.app_context():
+        from backend.services import accounts
+
+        accounts.create_staff("finance", "renhe-demo-2026", "reward_admin")
+        from backend.extensions import db
+
+        db.session.commit()
+    callers = {
+        "citizen": api.login_citizen(),
+        "unit_staff": api.login_staff("renhe-town"),
+        "dispatcher": api.login_staff("dispatcher"),
+        "admin": api.login_staff("admin"),
+        "reward_admin": api.login_staff("finance"),
+    }
+    assert api.client.open(url, method=method).status_code == 401
+    for role, token in callers.items():
+        if role in allowed:
+            continue
+        response = api.client.open(url, method=method, headers=api.auth(token), json={})
+        assert response.status_code == 403, (role, response.json)
+
+
+@pytest.mark.parametrize(("method", "path"), CITIZEN_ROUTES)
+def test_citizen_routes_refuse_staff_and_anonymous(api, routed, method, path):
+    _, case_id = routed
+    url = path.format(id=case_id)
+    assert api.client.open(url, method=method).status_code == 401
+    for username in ("dispatcher", "dahezhonglu", "admin"):
+        response = api.client.open(url, method=method, headers=api.auth(api.login_staff(username)), json={})
+        assert response.status_code == 403
+
+
+def test_absurd_paging_is_422_not_500(api):
+    dispatcher = api.login_staff("dispatcher")
+    response = api.get("/api/v1/admin/cases?page=" + "9" * 400, dispatcher)
+    assert response.status_code == 422

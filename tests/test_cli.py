@@ -6,7 +6,8 @@ from backend.models import Category, Region, RoutingRule, Staff, Unit
 
 def _counts(app):
     with app.app_context():
-        return [db.session.scalar(db.select(db.func.count()).select_from(m)) for m in (Unit, Region, Category, RoutingRule)]
+        models = (Unit, Region, Category, RoutingRule)
+        return [db.session.scalar(db.select(db.func.count()).select_from(model)) for model in models]
 
 
 def test_seed_demo_twice_changes_nothing(app):

@@ -1,10 +1,8 @@
 """Report submission: validation, Idempotency-Key (also under concurrent retries)."""
 
-import threading
-
 import pytest
 
-from tests.helpers import DAHEZHONGLU
+from tests.helpers import DAHEZHONGLU, concurrently
 
 
 def _case_count(app) -> int:
@@ -109,24 +107,13 @@ def test_the_same_key_from_two_citizens_makes_two_reports(api, app):
 def test_concurrent_retries_with_one_key_create_exactly_one_report(api, app, redis):
     citizen = api.login_citizen()
     body = _body(api.upload_ok(citizen))
-    barrier = threading.Barrier(5)
-    answers = []
+    headers = {"Authorization": f"Bearer {citizen}", "Idempotency-Key": "retry-key"}
 
     def submit():
-        client = app.test_client()
-        barrier.wait()
-        response = client.post(
-            "/api/v1/reports",
-            json=body,
-            headers={"Authorization": f"Bearer {citizen}", "Idempotency-Key": "retry-key"},
-        )
-        answers.append((response.status_code, response.json.get("id")))
+        response = app.test_client().post("/api/v1/reports", json=body, headers=headers)
+        return response.status_code, response.json.get("id")
 
-    threads = [threading.Thread(target=submit) for _ in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = concurrently(*[submit] * 5)
     codes = sorted(code for code, _ in answers)
     assert codes.count(201) == 1, answers
     assert set(codes) <= {200, 201}, answers

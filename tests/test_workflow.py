@@ -1,10 +1,8 @@
 """The state machine through HTTP: every allowed path, every illegal transition (409), concurrency."""
 
-import threading
-
 import pytest
 
-from tests.helpers import DAHEZHONGLU, OUTSIDE
+from tests.helpers import DAHEZHONGLU, OUTSIDE, concurrently
 
 UNIT = "dahezhonglu"
 
@@ -173,51 +171,24 @@ def test_rating_rules(api, run_jobs, people):
 
 def test_concurrent_accepts_on_one_case_cannot_both_win(app, api, run_jobs, people):
     case_id = _case_in(api, run_jobs, people, "dispatched")
-    barrier = threading.Barrier(4)
-    results = []
+    headers = {"Authorization": f"Bearer {people['unit']}"}
 
     def accept():
-        client = app.test_client()
-        barrier.wait()
-        response = client.post(
-            f"/api/v1/unit/cases/{case_id}/accept", headers={"Authorization": f"Bearer {people['unit']}"}
-        )
-        results.append(response.status_code)
+        return app.test_client().post(f"/api/v1/unit/cases/{case_id}/accept", headers=headers).status_code
 
-    threads = [threading.Thread(target=accept) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(results) == [200, 409, 409, 409]
+    assert sorted(concurrently(accept, accept, accept, accept)) == [200, 409, 409, 409]
     case = api.get(f"/api/v1/admin/cases/{case_id}", people["dispatcher"]).json
     assert [e["type"] for e in case["timeline"]].count("accepted") == 1
 
 
 def test_concurrent_close_and_rework_cannot_both_win(app, api, run_jobs, people):
     case_id = _case_in(api, run_jobs, people, "replied")
-    barrier = threading.Barrier(2)
-    results = {}
+    headers = {"Authorization": f"Bearer {people['dispatcher']}"}
 
     def act(action, body):
-        client = app.test_client()
-        barrier.wait()
-        response = client.post(
-            f"/api/v1/admin/cases/{case_id}/{action}",
-            json=body,
-            headers={"Authorization": f"Bearer {people['dispatcher']}"},
-        )
-        results[action] = response.status_code
+        return lambda: app.test_client().post(f"/api/v1/admin/cases/{case_id}/{action}", json=body, headers=headers)
 
-    threads = [
-        threading.Thread(target=act, args=("close", None)),
-        threading.Thread(target=act, args=("rework", {"reason": "再查"})),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(results.values()) == [200, 409]
+    closed, reworked = concurrently(act("close", None), act("rework", {"reason": "再查"}))
+    assert sorted([closed.status_code, reworked.status_code]) == [200, 409]
     case = api.get(f"/api/v1/admin/cases/{case_id}", people["dispatcher"]).json
-    winner = next(action for action, code in results.items() if code == 200)
-    assert case["status"] == {"close": "closed", "rework": "processing"}[winner]
+    assert case["status"] == ("closed" if closed.status_code == 200 else "processing")

@@ -5,7 +5,7 @@ from backend.auth import current_principal, unit_staff_required
 from backend.extensions import db
 from backend.schemas.case import ReasonIn, ReplyIn, StaffCaseOut, UnitCaseArgs
 from backend.schemas.common import page_of
-from backend.services import cases, photos, workflow
+from backend.services import cases, workflow
 
 bp = Blueprint("unit", __name__, url_prefix="/unit")
 
@@ -52,7 +52,6 @@ def return_case(case_id: int):
 @unit_staff_required
 def reply_case(case_id: int):
     data = json_body(ReplyIn())
-    case = _own_case(case_id)
-    workflow.reply(case, actor(), data["content"], photos.claimable(data["photo_ids"], actor()))
+    workflow.reply(_own_case(case_id), actor(), data["content"], data["photo_ids"])
     db.session.commit()
     return _fresh(case_id)

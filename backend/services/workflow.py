@@ -22,15 +22,13 @@ from backend.models import (
     CaseEvent,
     CaseStatus,
     EventType,
-    Photo,
     Rating,
     RoutingStatus,
     Unit,
 )
 from backend.models.types import utcnow
-from backend.services import deadlines
+from backend.services import deadlines, photos
 from backend.services.actors import Actor
-from backend.services.photos import attach as attach_photos
 
 S = CaseStatus
 
@@ -175,11 +173,12 @@ def return_case(case: Case, actor: Actor, reason: str) -> Case:
     return case
 
 
-def reply(case: Case, actor: Actor, content: str, photos: list[Photo]) -> Case:
-    """反馈: the unit reports what it did, with after-photos."""
+def reply(case: Case, actor: Actor, content: str, photo_ids: list[int]) -> Case:
+    """反馈: the unit reports what it did, with after-photos it uploaded."""
+    after_photos = photos.claimable(photo_ids, actor)
     event = _apply(case, "reply", actor, note=content)
     db.session.flush()
-    attach_photos(photos, event_id=event.id)
+    photos.attach(after_photos, event_id=event.id)
     return case
 
 

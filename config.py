@@ -36,6 +36,8 @@ class Config:
     BEHIND_PROXY = _env_bool("BEHIND_PROXY", False)
     HTTP_TIMEOUT_SECONDS = float(os.environ.get("HTTP_TIMEOUT_SECONDS", "5"))
 
+    # werkzeug's default, scrypt: deliberately slow (~0.1 s a hash)
+    PASSWORD_HASH_METHOD = "scrypt"
     CITIZEN_TOKEN_TTL = _env_int("CITIZEN_TOKEN_TTL", 7 * 24 * 3600)
     STAFF_TOKEN_TTL = _env_int("STAFF_TOKEN_TTL", 12 * 3600)
     # Lets a developer log in as any openid without WeChat. Refused in production.
@@ -58,13 +60,14 @@ class Config:
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
     DEBUG = True
-    DEV_LOGIN_ENABLED = _env_bool("DEV_LOGIN_ENABLED", True)
 
 
 class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
     SECRET_KEY = "testing-secret"
+    # Every test creates a dozen demo accounts; a slow hash would dominate the suite's run time.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     DEV_LOGIN_ENABLED = True
     WECHAT_APPID = "wx-test-appid"
     WECHAT_SECRET = "wx-test-secret"

@@ -43,7 +43,7 @@ def issue_token(kind: str, subject_id: int) -> str:
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password)
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def password_matches(password_hash: str, password: str) -> bool:

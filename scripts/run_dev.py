@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> int:
     env = dict(os.environ)
     env.setdefault("APP_ENV", "development")
+    # The local stack is for trying things out without a WeChat AppID: allow the development login.
+    env.setdefault("DEV_LOGIN_ENABLED", "1")
     (ROOT / "var").mkdir(exist_ok=True)
     embedded = None
     if not env.get("REDIS_URL"):

@@ -233,28 +233,44 @@ def measure(fn: Callable[[], object], runs: int) -> Timing:
 
 
 def naive_render(data: bytes, display_max: int, thumb_max: int) -> tuple[bytes, bytes]:
-    """What render() would cost without JPEG draft mode: full decode, then transpose and shrink."""
+    """What render() would cost without JPEG draft mode: full decode, then render()'s other steps."""
     image = Image.open(io.BytesIO(data))
     icc_profile = image.info.get("icc_profile")
     image.load()  # full-size decode; draft() has no effect after this
+    image.thumbnail((display_max, display_max), Image.Resampling.LANCZOS, reducing_gap=2.0)
     image = ImageOps.exif_transpose(image)
     if image.mode != "RGB":
         image = image.convert("RGB")
-    image.thumbnail((display_max, display_max), Image.Resampling.LANCZOS, reducing_gap=2.0)
     display = io.BytesIO()
     image.save(display, "JPEG", quality=85, icc_profile=icc_profile)
     thumb_image = image.copy()
-    thumb_image.thumbnail((thumb_max, thumb_max), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    thumb_image.thumbnail((thumb_max, thumb_max), Image.Resampling.LANCZOS, reducing_gap=1.0)
     thumb = io.BytesIO()
     thumb_image.save(thumb, "JPEG", quality=80, icc_profile=icc_profile)
     return display.getvalue(), thumb.getvalue()
 
 
-def render_stages(data: bytes, runs: int) -> tuple[int, dict[str, float]]:
-    """Draft scale used and median ms per step of render(). A replica of images.render's steps (RGB
-    sources only), so it can drift from the real code; --profile profiles the real function."""
+@dataclass
+class Stages:
+    scale: int  # JPEG draft reduction, 1 for other formats
+    median_ms: dict[str, float]  # step name -> median ms
+    display: bytes  # outputs of the last run, to compare with images.render()
+    thumb: bytes
+
+
+def render_stages(data: bytes, runs: int) -> Stages:
+    """Draft scale used and median ms per step of render(): a replica of images.render's steps.
+
+    Same order and parameters as render(): draft, shrink to display_max (reducing_gap=2.0), then
+    exif_transpose, mode conversion, display encode, thumbnail (reducing_gap=1.0), thumb encode.
+    The one addition is an explicit load() before the display thumbnail(), so that decoding is timed
+    on its own (render() decodes inside thumbnail(), or inside exif_transpose when the draft is already
+    small enough). main() checks that the replica's output bytes equal render()'s, which catches drift;
+    --profile profiles the real function.
+    """
     samples: dict[str, list[float]] = {}
     scale = 1
+    display = thumb = b""
 
     def lap(name: str, start: float) -> float:
         now = time.perf_counter()
@@ -266,29 +282,34 @@ def render_stages(data: bytes, runs: int) -> tuple[int, dict[str, float]]:
         t = time.perf_counter()
         image = Image.open(io.BytesIO(data), formats=images.ACCEPTED_FORMATS)
         icc_profile = image.info.get("icc_profile")
-        jpeg = image.format in getattr(images, "JPEG_FORMATS", ("JPEG",))
+        jpeg = image.format in images.JPEG_FORMATS
         scale = images._draft_scale(max(image.size), DISPLAY_MAX) if jpeg else 1
         if scale > 1:
-            image.draft("RGB", (image.width // scale, image.height // scale))
-        t = lap("open + parse header", t)
+            image.draft("RGB", (max(1, image.width // scale), max(1, image.height // scale)))
+        t = lap("open + parse header + draft", t)
         image.load()
         t = lap("decode", t)
-        image = ImageOps.exif_transpose(image)
-        t = lap("exif_transpose", t)
-        if image.mode != "RGB":
-            image = image.convert("RGB")
         image.thumbnail((DISPLAY_MAX, DISPLAY_MAX), Image.Resampling.LANCZOS, reducing_gap=2.0)
         t = lap("display thumbnail()", t)
-        images._encode(image, 85, icc_profile)
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("RGBA", "LA", "P"):
+            rgba = image.convert("RGBA")
+            image = Image.new("RGB", rgba.size, (255, 255, 255))
+            image.paste(rgba, mask=rgba.getchannel("A"))
+        elif image.mode != "RGB":
+            image = image.convert("RGB")
+        t = lap("exif_transpose (+ mode)", t)
+        display = images._encode(image, 85, icc_profile)
         t = lap("encode display q85", t)
         thumb_image = image.copy()
-        thumb_image.thumbnail((THUMB_MAX, THUMB_MAX), Image.Resampling.LANCZOS, reducing_gap=2.0)
+        thumb_image.thumbnail((THUMB_MAX, THUMB_MAX), Image.Resampling.LANCZOS, reducing_gap=1.0)
         t = lap("thumb copy + thumbnail()", t)
-        images._encode(thumb_image, 80, icc_profile)
+        thumb = images._encode(thumb_image, 80, icc_profile)
         lap("encode thumb q80", t)
         if i == 0:  # warm-up
             samples.clear()
-    return scale, {name: statistics.median(values) for name, values in samples.items()}
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    return Stages(scale, medians, display, thumb)
 
 
 # --------------------------------------------------------------------------- checks
@@ -410,13 +431,24 @@ def main(argv: list[str] | None = None) -> int:
     print("render() by step, median ms (a replica of images.render's steps; see render_stages):")
     print()
     breakdown = {case.name: render_stages(case.data, args.runs) for case in cases}
-    steps = list(next(iter(breakdown.values()))[1])
+    steps = list(next(iter(breakdown.values())).median_ms)
     print(fmt_row(["step", *breakdown]))
     print(fmt_row(["---"] + ["---:"] * len(breakdown)))
-    print(fmt_row(["draft scale", *(f"1/{scale}" for scale, _ in breakdown.values())]))
+    print(fmt_row(["draft scale", *(f"1/{st.scale}" for st in breakdown.values())]))
     for step in steps:
-        print(fmt_row([step, *(f"{ms[step]:.1f}" for _, ms in breakdown.values())]))
-    print(fmt_row(["**sum**", *(f"**{sum(ms.values()):.1f}**" for _, ms in breakdown.values())]))
+        print(fmt_row([step, *(f"{st.median_ms[step]:.1f}" for st in breakdown.values())]))
+    print(fmt_row(["**sum**", *(f"**{sum(st.median_ms.values()):.1f}**" for st in breakdown.values())]))
+    for case in cases:
+        rendered = images.render(case.data, DISPLAY_MAX, THUMB_MAX)
+        stages = breakdown[case.name]
+        if (stages.display, stages.thumb) != (rendered.display, rendered.thumb):
+            failures.setdefault(case.name, []).append("render_stages output differs from images.render: update it")
+    print()
+    print(
+        "render_stages replica output matches images.render byte for byte"
+        if not any("render_stages" in p for ps in failures.values() for p in ps)
+        else "render_stages replica output DIFFERS from images.render (see below)"
+    )
 
     if args.profile:
         print()

@@ -2,7 +2,9 @@
 
 import pytest
 
+from backend.models import UnitKind
 from backend.services import geo
+from backend.services.region_index import RegionIndex
 
 # Published test vectors, as (lat, lng): wandergis/coordtransform's (also in hutool's
 # CoordinateUtilTest and coordtransform_rs) and a geotool test.
@@ -44,6 +46,10 @@ SQUARE_WITH_HOLE = {
 }
 
 
+def _index(*geometries):
+    return RegionIndex([(i, "wgs84", g, 100 + i, UnitKind.STREET) for i, g in enumerate(geometries, start=1)])
+
+
 @pytest.mark.parametrize(
     ("lat", "lng", "inside"),
     [
@@ -57,13 +63,37 @@ SQUARE_WITH_HOLE = {
     ],
 )
 def test_point_in_polygon_with_hole_and_boundaries(lat, lng, inside):
-    assert geo.contains(SQUARE_WITH_HOLE, lat, lng) is inside
+    hits = _index(SQUARE_WITH_HOLE).containing(lat, lng, "wgs84", lat, lng)
+    assert bool(hits) is inside
 
 
-def test_multipolygon():
+def test_multipolygon_and_shared_boundaries():
     shape = {
         "type": "MultiPolygon",
         "coordinates": [[[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]], [[[5, 5], [6, 5], [6, 6], [5, 6], [5, 5]]]],
     }
-    assert geo.contains(shape, 5.5, 5.5) and geo.contains(shape, 0.5, 0.5) and not geo.contains(shape, 3, 3)
+    neighbour = {"type": "Polygon", "coordinates": [[[1, 0], [2, 0], [2, 1], [1, 1], [1, 0]]]}
+    index = _index(shape, neighbour)
+    assert [h.region_id for h in index.containing(5.5, 5.5, "wgs84", 5.5, 5.5)] == [1]
+    assert index.containing(3, 3, "wgs84", 3, 3) == []
+    # a point on the shared edge belongs to both; routing takes the lowest id at the same level
+    assert [h.region_id for h in index.containing(0.5, 1, "wgs84", 0.5, 1)] == [1, 2]
     assert geo.bounding_box(shape) == (0, 0, 6, 6)
+
+
+@pytest.mark.parametrize(
+    ("geometry", "problem"),
+    [
+        ({"type": "Point", "coordinates": [1, 2]}, "Polygon or MultiPolygon"),
+        ({"type": "Polygon", "coordinates": [[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]]}, "Self-intersection"),
+        ({"type": "Polygon", "coordinates": [[[0, 0], [1, 0]]]}, "malformed"),
+        ({"type": "Polygon", "coordinates": [[[0, 0], [200, 0], [200, 1], [0, 0]]]}, "out of range"),
+        ("polygon", "Polygon or MultiPolygon"),
+    ],
+)
+def test_geometry_problems_are_named(geometry, problem):
+    assert problem in geo.geometry_problem(geometry)
+
+
+def test_a_valid_polygon_has_no_problem():
+    assert geo.geometry_problem(SQUARE_WITH_HOLE) is None

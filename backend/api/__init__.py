@@ -2,10 +2,10 @@ from flask import Blueprint, Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from backend.api import admin, auth, citizen, media, unit
+    from backend.api import admin, admin_map, admin_regions, auth, citizen, media, unit
 
     api = Blueprint("api", __name__, url_prefix="/api/v1")
-    for module in (auth, citizen, unit, admin):
+    for module in (auth, citizen, unit, admin, admin_map, admin_regions):
         api.register_blueprint(module.bp)
     app.register_blueprint(api)
     app.register_blueprint(media.bp)

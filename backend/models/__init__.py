@@ -1,3 +1,4 @@
+from backend.models.audit import AuditEntry
 from backend.models.case import ActorKind, Case, CaseEvent, CaseStatus, EventType, Rating, RoutingStatus
 from backend.models.category import Category
 from backend.models.photo import Photo, PhotoStatus
@@ -7,6 +8,7 @@ from backend.models.user import User
 
 __all__ = [
     "ActorKind",
+    "AuditEntry",
     "Case",
     "CaseEvent",
     "CaseStatus",

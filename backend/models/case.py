@@ -1,7 +1,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Enum, Float, ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.extensions import db
@@ -11,6 +11,14 @@ from backend.models.region import CoordSystem, Region, RoutingRule
 from backend.models.types import LOCAL_TZ, UTCDateTime, utcnow
 from backend.models.unit import Staff, Unit
 from backend.models.user import User
+
+# 配合单位 of a case: they see it and comment; only the lead unit (Case.unit) signs off and replies.
+case_co_units = Table(
+    "case_co_units",
+    db.metadata,
+    Column("case_id", ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("unit_id", ForeignKey("units.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
 
 
 class CaseStatus(enum.StrEnum):
@@ -86,6 +94,7 @@ class Case(db.Model):
     reporter: Mapped[User] = relationship()
     category: Mapped[Category] = relationship()
     unit: Mapped[Unit | None] = relationship()
+    co_units: Mapped[list[Unit]] = relationship(secondary=case_co_units, order_by=Unit.id)
     region: Mapped[Region | None] = relationship()
     routing_rule: Mapped[RoutingRule | None] = relationship()
     photos: Mapped[list[Photo]] = relationship(
@@ -117,6 +126,7 @@ class EventType(enum.StrEnum):
     CLOSED = "closed"  # 结案
     REJECTED = "rejected"  # 不予受理
     RATED = "rated"  # 评价
+    COMMENTED = "commented"  # a lead or co-unit's note on the case, internal
 
 
 class ActorKind(enum.StrEnum):

@@ -1,11 +1,20 @@
 import enum
+from datetime import datetime
 
-from sqlalchemy import JSON, Enum, Float, ForeignKey, String
+from sqlalchemy import JSON, Column, Enum, Float, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.extensions import db
 from backend.models.category import Category
+from backend.models.types import UTCDateTime, utcnow
 from backend.models.unit import Unit
+
+rule_co_units = Table(
+    "rule_co_units",
+    db.metadata,
+    Column("rule_id", ForeignKey("routing_rules.id", ondelete="CASCADE"), primary_key=True),
+    Column("unit_id", ForeignKey("units.id", ondelete="CASCADE"), primary_key=True),
+)
 
 
 class CoordSystem(enum.StrEnum):
@@ -19,8 +28,10 @@ class Region(db.Model):
     __tablename__ = "regions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # stable key for GeoJSON import/export: importing a feature with a known code updates that region
+    code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(128))
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     coord: Mapped[CoordSystem] = mapped_column(Enum(CoordSystem, native_enum=False, length=8))
     # GeoJSON geometry (Polygon or MultiPolygon), in `coord`, [lng, lat] order as GeoJSON has it
     geometry: Mapped[dict] = mapped_column(JSON)
@@ -28,6 +39,7 @@ class Region(db.Model):
     min_lng: Mapped[float] = mapped_column(Float)
     max_lat: Mapped[float] = mapped_column(Float)
     max_lng: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     unit: Mapped[Unit] = relationship()
 
@@ -47,8 +59,11 @@ class RoutingRule(db.Model):
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
     target: Mapped[RuleTarget] = mapped_column(Enum(RuleTarget, native_enum=False, length=16))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    co_territorial: Mapped[bool] = mapped_column(default=False)
+    note: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(default=True)
 
     category: Mapped[Category | None] = relationship()
     region: Mapped[Region | None] = relationship()
     unit: Mapped[Unit | None] = relationship()
+    co_units: Mapped[list[Unit]] = relationship(secondary=rule_co_units, order_by=Unit.id)

@@ -27,9 +27,14 @@ class Unit(db.Model):
     name: Mapped[str] = mapped_column(String(128))
     kind: Mapped[UnitKind] = mapped_column(Enum(UnitKind, native_enum=False, length=16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    contact_name: Mapped[str | None] = mapped_column(String(64))
     contact_phone: Mapped[str | None] = mapped_column(String(64))
+    # who is told when the unit's cases run late (督办)
+    leader_name: Mapped[str | None] = mapped_column(String(64))
+    leader_phone: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     parent: Mapped["Unit | None"] = relationship(remote_side=[id])
 

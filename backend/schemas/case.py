@@ -8,7 +8,7 @@ from backend.schemas.common import LocalDateTime, PageArgs, local_iso
 from backend.schemas.photo import PhotoRefOut
 
 # What a citizen's timeline leaves out: internal routing chatter between units and dispatchers.
-INTERNAL_EVENTS = {EventType.RETURNED, EventType.ROUTING_UNMATCHED}
+INTERNAL_EVENTS = {EventType.RETURNED, EventType.ROUTING_UNMATCHED, EventType.COMMENTED}
 
 
 class LocationIn(Schema):
@@ -43,6 +43,11 @@ class ReplyIn(Schema):
 
 class DispatchIn(Schema):
     unit_id = fields.Integer(required=True, strict=True)
+    co_unit_ids = fields.List(fields.Integer(strict=True), load_default=list, validate=validate.Length(max=10))
+
+
+class CommentIn(Schema):
+    content = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class UnitCaseArgs(PageArgs):
@@ -131,6 +136,7 @@ class StaffCaseOut(_CaseBase):
     """No reporter_id, openid, name or phone: the fields simply do not exist here."""
 
     unit = fields.Nested(UnitRefOut, allow_none=True)
+    co_units = fields.List(fields.Nested(UnitRefOut))
     deadline = LocalDateTime(attribute="deadline_at", allow_none=True)
     needs_review = fields.Boolean()
     routing_status = fields.String()

@@ -5,7 +5,7 @@ class CategoryOut(Schema):
     code = fields.String()
     name = fields.String()
     description = fields.String()
-    deadline_hours = fields.Integer()
+    deadline_hours = fields.Integer(attribute="effective_deadline_hours")
 
 
 class UnitOut(Schema):

@@ -10,4 +10,4 @@ def due_at(category: Category, start: datetime) -> datetime:
 
     Counted in calendar hours for now; working-time counting (weekends, holidays, 调休) is issue #4.
     """
-    return start + timedelta(hours=category.deadline_hours)
+    return start + timedelta(hours=category.effective_deadline_hours)

@@ -23,14 +23,68 @@ TERRITORIES = [
     ("qianjin-town", "前进镇", UnitKind.TOWNSHIP, (101.76, 101.80)),
 ]
 LAT_RANGE = (26.45, 26.55)
-# code, name, description, deadline hours, lead unit code, sort order
+# code, name, kind, parent unit code, (west, south, east, north)
+NEIGHBOURHOODS = [
+    ("dahe-community", "大河社区", UnitKind.COMMUNITY, "dahezhonglu", (101.68, 26.50, 101.72, 26.55)),
+    ("zhonglu-community", "中路社区", UnitKind.COMMUNITY, "dahezhonglu", (101.68, 26.45, 101.72, 26.50)),
+    ("dahe-grid-1", "大河社区第一网格", UnitKind.GRID, "dahe-community", (101.68, 26.50, 101.70, 26.55)),
+    ("dahe-grid-2", "大河社区第二网格", UnitKind.GRID, "dahe-community", (101.70, 26.50, 101.72, 26.55)),
+    ("renhe-community", "仁和社区", UnitKind.COMMUNITY, "renhe-town", (101.73, 26.48, 101.75, 26.52)),
+]
+# code, name, description, deadline hours, lead unit, co-units, territorial co-unit, parent, sort order
 CATEGORIES = [
-    ("illegal_ad", "牛皮癣小广告", "墙面、电杆、公交站台等处乱贴乱画的小广告", 24, "renhe-enforcement", 1),
-    ("street_vendor", "占道经营", "跨门经营、流动摊贩、露天烧烤等占用道路经营", 48, "renhe-enforcement", 2),
-    ("dust", "扬尘", "工地扬尘、渣土车抛洒、道路扬尘", 48, "renhe-ecology", 3),
-    ("billboard", "违规广告和飞线", "违规设置的户外广告、乱拉乱挂的飞线", 72, "renhe-enforcement", 4),
-    ("sanitation", "环境卫生", "垃圾乱堆乱放、门前五包不落实", 48, None, 5),
-    ("fumes_noise", "油烟噪音", "餐饮油烟、噪音扰民", 72, "renhe-ecology", 6),
+    (
+        "illegal_ad",
+        "牛皮癣小广告",
+        "墙面、电杆、公交站台等处乱贴乱画的小广告",
+        24,
+        "renhe-enforcement",
+        [],
+        True,
+        None,
+        1,
+    ),
+    (
+        "street_vendor",
+        "占道经营",
+        "跨门经营、流动摊贩、露天烧烤等占用道路经营",
+        48,
+        "renhe-enforcement",
+        ["renhe-commerce", "renhe-market"],
+        True,
+        None,
+        2,
+    ),
+    ("shopfront_trading", "跨门经营", "商户超出门店经营", None, None, [], False, "street_vendor", 21),
+    ("mobile_vendor", "流动摊贩", "流动摊点占道", None, None, [], False, "street_vendor", 22),
+    ("outdoor_barbecue", "露天烧烤", "露天烧烤油烟", None, None, ["renhe-ecology"], True, "street_vendor", 23),
+    ("dust", "扬尘", "工地扬尘、渣土车抛洒、道路扬尘", 48, "renhe-ecology", [], True, None, 3),
+    (
+        "construction_dust",
+        "工地扬尘",
+        "建筑工地未覆盖、未洒水",
+        None,
+        "renhe-housing",
+        ["renhe-ecology"],
+        True,
+        "dust",
+        31,
+    ),
+    (
+        "muck_truck_spill",
+        "渣土车抛洒",
+        "渣土车未密闭、沿路抛洒",
+        24,
+        "renhe-enforcement",
+        ["renhe-police"],
+        False,
+        "dust",
+        32,
+    ),
+    ("road_dust", "道路扬尘", "道路积尘、清扫不到位", None, None, [], False, "dust", 33),
+    ("billboard", "违规广告和飞线", "违规设置的户外广告、乱拉乱挂的飞线", 72, "renhe-enforcement", [], True, None, 4),
+    ("sanitation", "环境卫生", "垃圾乱堆乱放、门前五包不落实", 48, None, [], False, None, 5),
+    ("fumes_noise", "油烟噪音", "餐饮油烟、噪音扰民", 72, "renhe-ecology", ["renhe-market"], False, None, 6),
 ]
 DEMO_PASSWORD = "renhe-demo-2026"
 
@@ -44,18 +98,17 @@ def _upsert_unit(code: str, name: str, kind: UnitKind, parent: Unit | None) -> U
     return unit
 
 
-def _rectangle(lng_range: tuple[float, float]) -> dict:
-    (west, east), (south, north) = lng_range, LAT_RANGE
+def _rectangle(west: float, south: float, east: float, north: float) -> dict:
     ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
     return {"type": "Polygon", "coordinates": [ring]}
 
 
-def _upsert_region(name: str, unit: Unit, geometry: dict) -> Region:
-    region = db.session.scalar(db.select(Region).where(Region.name == name))
+def _upsert_region(code: str, name: str, unit: Unit, geometry: dict) -> Region:
+    region = db.session.scalar(db.select(Region).where(Region.code == code))
     if region is None:
-        region = Region(name=name)
+        region = Region(code=code)
         db.session.add(region)
-    region.unit, region.coord, region.geometry = unit, CoordSystem.GCJ02, geometry
+    region.name, region.unit, region.coord, region.geometry = name, unit, CoordSystem.GCJ02, geometry
     region.min_lat, region.min_lng, region.max_lat, region.max_lng = geo.bounding_box(geometry)
     return region
 
@@ -72,27 +125,28 @@ def load() -> dict:
     district = _upsert_unit(*DISTRICT, parent=None)
     units = {code: _upsert_unit(code, name, UnitKind.DEPARTMENT, district) for code, name in DEPARTMENTS}
     regions = {}
-    for code, name, kind, lng_range in TERRITORIES:
+    for code, name, kind, (west, east) in TERRITORIES:
         units[code] = _upsert_unit(code, name, kind, district)
-        regions[code] = _upsert_region(name, units[code], _rectangle(lng_range))
+        regions[code] = _upsert_region(code, name, units[code], _rectangle(west, LAT_RANGE[0], east, LAT_RANGE[1]))
+    for code, name, kind, parent, box in NEIGHBOURHOODS:
+        units[code] = _upsert_unit(code, name, kind, units[parent])
+        regions[code] = _upsert_region(code, name, units[code], _rectangle(*box))
 
-    categories = {}
-    for code, name, description, hours, lead, order in CATEGORIES:
+    categories: dict[str, Category] = {}
+    for code, name, description, hours, lead, co, co_territorial, parent, order in CATEGORIES:
         category = db.session.scalar(db.select(Category).where(Category.code == code))
         if category is None:
             category = Category(code=code)
             db.session.add(category)
         category.name, category.description, category.deadline_hours = name, description, hours
-        category.lead_unit, category.sort_order, category.active = units.get(lead), order, True
+        category.lead_unit, category.co_units = units.get(lead), [units[c] for c in co]
+        category.co_territorial, category.parent = co_territorial, categories.get(parent)
+        category.sort_order, category.active = order, True
         categories[code] = category
 
-    # The lead department handles its categories district-wide; everything else goes to the
-    # territorial unit; 大河中路街道 runs its own small-ads clean-up team (a category × region rule).
-    for category in categories.values():
-        if category.lead_unit is not None:
-            _ensure_rule(category, None, RuleTarget.UNIT, category.lead_unit)
-    for region in regions.values():
-        _ensure_rule(None, region, RuleTarget.TERRITORIAL, None)
+    # Lead departments handle their categories district-wide (the category default); everything else
+    # goes to the territorial unit. 大河中路街道 runs its own small-ads clean-up team: a category ×
+    # region rule that beats the category default there.
     _ensure_rule(categories["illegal_ad"], regions["dahezhonglu"], RuleTarget.TERRITORIAL, None)
     db.session.flush()
     return {"units": len(units) + 1, "regions": len(regions), "categories": len(categories)}
@@ -101,7 +155,7 @@ def load() -> dict:
 def create_demo_staff() -> list[tuple[str, str, str]]:
     """Demo logins: an admin, a dispatcher and one unit_staff per unit (username = unit code)."""
     wanted = [("admin", StaffRole.ADMIN, None), ("dispatcher", StaffRole.DISPATCHER, None)]
-    wanted += [(code, StaffRole.UNIT_STAFF, code) for code, *_ in DEPARTMENTS + TERRITORIES]
+    wanted += [(code, StaffRole.UNIT_STAFF, code) for code, *_ in DEPARTMENTS + TERRITORIES + NEIGHBOURHOODS]
     created = []
     for username, role, unit_code in wanted:
         if db.session.scalar(db.select(Staff).where(Staff.username == username)) is None:

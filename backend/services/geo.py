@@ -1,4 +1,4 @@
-"""Coordinates: GCJ-02 ⇄ WGS-84 and point-in-polygon on GeoJSON geometry.
+"""Coordinates: GCJ-02 ⇄ WGS-84, and checks on GeoJSON region geometry.
 
 GCJ-02 is the obfuscated datum China's maps and wx.getLocation(type: 'gcj02') use. The forward
 transform is the published formula; the inverse has no closed form and is found by iteration.
@@ -6,6 +6,10 @@ The offset only applies inside China; outside it both systems coincide.
 """
 
 import math
+
+import shapely
+import shapely.validation
+from shapely.geometry import shape
 
 _A = 6378245.0  # Krasovsky 1940 semi-major axis used by GCJ-02
 _EE = 0.00669342162296594323
@@ -66,50 +70,26 @@ def to_system(wgs_lat: float, wgs_lng: float, coord: str) -> tuple[float, float]
     return wgs84_to_gcj02(wgs_lat, wgs_lng) if coord == "gcj02" else (wgs_lat, wgs_lng)
 
 
-def _polygons(geometry: dict) -> list[list[list[list[float]]]]:
-    if geometry["type"] == "Polygon":
-        return [geometry["coordinates"]]
-    if geometry["type"] == "MultiPolygon":
-        return geometry["coordinates"]
-    raise ValueError(f"unsupported geometry type {geometry['type']!r}")
-
-
-def _on_segment(x: float, y: float, x1: float, y1: float, x2: float, y2: float) -> bool:
-    cross = (x - x1) * (y2 - y1) - (y - y1) * (x2 - x1)
-    if abs(cross) > 1e-12:
-        return False
-    return min(x1, x2) - 1e-12 <= x <= max(x1, x2) + 1e-12 and min(y1, y2) - 1e-12 <= y <= max(y1, y2) + 1e-12
-
-
-def _ring_position(x: float, y: float, ring: list[list[float]]) -> int:
-    """1 inside, 0 on the boundary, -1 outside (even-odd ray casting)."""
-    inside = False
-    n = len(ring)
-    for i in range(n):
-        x1, y1 = ring[i][0], ring[i][1]
-        x2, y2 = ring[(i + 1) % n][0], ring[(i + 1) % n][1]
-        if _on_segment(x, y, x1, y1, x2, y2):
-            return 0
-        if (y1 > y) != (y2 > y) and x < (x2 - x1) * (y - y1) / (y2 - y1) + x1:
-            inside = not inside
-    return 1 if inside else -1
-
-
-def contains(geometry: dict, lat: float, lng: float) -> bool:
-    """Whether the point lies in the geometry; points on a boundary count as inside, holes excluded."""
-    for polygon in _polygons(geometry):
-        shell, holes = polygon[0], polygon[1:]
-        if _ring_position(lng, lat, shell) < 0:
-            continue
-        if any(_ring_position(lng, lat, hole) > 0 for hole in holes):
-            continue
-        return True
-    return False
+def geometry_problem(geometry) -> str | None:
+    """Why a GeoJSON geometry cannot be a region, or None if it can (Polygon/MultiPolygon, valid, in range)."""
+    if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        kind = geometry.get("type") if isinstance(geometry, dict) else type(geometry).__name__
+        return f"geometry must be a Polygon or MultiPolygon, not {kind}"
+    try:
+        parsed = shape(geometry)
+    except (ValueError, TypeError, IndexError, AttributeError, shapely.errors.GEOSException) as exc:
+        return f"malformed coordinates: {exc}"
+    if parsed.is_empty:
+        return "empty geometry"
+    min_lng, min_lat, max_lng, max_lat = parsed.bounds
+    if not (-180 <= min_lng <= max_lng <= 180 and -90 <= min_lat <= max_lat <= 90):
+        return "coordinates out of range (GeoJSON order is [lng, lat])"
+    if not parsed.is_valid:
+        return f"invalid geometry: {shapely.validation.explain_validity(parsed)}"
+    return None
 
 
 def bounding_box(geometry: dict) -> tuple[float, float, float, float]:
-    """(min_lat, min_lng, max_lat, max_lng) of the outer rings."""
-    points = [pt for polygon in _polygons(geometry) for pt in polygon[0]]
-    lngs = [pt[0] for pt in points]
-    lats = [pt[1] for pt in points]
-    return min(lats), min(lngs), max(lats), max(lngs)
+    """(min_lat, min_lng, max_lat, max_lng)."""
+    min_lng, min_lat, max_lng, max_lat = shape(geometry).bounds
+    return min_lat, min_lng, max_lat, max_lng

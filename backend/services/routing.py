@@ -1,87 +1,133 @@
-"""派遣 by rule: the category picks the department, the location picks the territorial unit (属地).
+"""派遣 by rule: who handles a report, and why.
 
-Precedence, most specific first: category × region > category anywhere > any category × region.
-No region contains the point, or no rule matches → the case waits for manual dispatch.
+Candidates, in order of precedence (the first whose unit is active and has not returned the case wins):
+  1. a rule for the category (or its parent category) × a region containing the point,
+     finest region first (grid > community > street/township), the category before its parent;
+  2. the category default: a rule for the category without a region, then the category's lead unit
+     (牵头单位), the category's own before its parent's;
+  3. a rule for a region without a category (everything reported there goes to one unit), finest first;
+  4. the territorial unit (属地): the unit that owns the finest region containing the point;
+  5. nothing: the case waits for manual dispatch.
+Co-units (配合单位) come with the winning rule or category: named units, plus the territorial unit when
+the rule or category says so.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from backend.extensions import db
-from backend.models import Case, CaseStatus, Region, RoutingRule, RoutingStatus, RuleTarget, Unit, UnitKind
-from backend.services import geo, workflow
+from backend.models import (
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Category,
+    EventType,
+    Region,
+    RoutingRule,
+    RoutingStatus,
+    RuleTarget,
+    Unit,
+)
+from backend.services import region_index, workflow
 
-# Finest areas first: a grid beats its community, a community its street.
-REGION_SPECIFICITY = {UnitKind.GRID: 0, UnitKind.COMMUNITY: 1, UnitKind.STREET: 2, UnitKind.TOWNSHIP: 2}
-# Generous enough to cover the GCJ-02 offset (well under 0.01°) when prefiltering by bounding box.
-BBOX_MARGIN_DEG = 0.01
+LEVEL_NAMES = {0: "网格", 1: "社区", 2: "街道/乡镇", 3: "辖区"}
 
 
 @dataclass(frozen=True)
-class Match:
+class Candidate:
     unit: Unit
-    rule: RoutingRule
-    region: Region
     reason: str
+    rule_id: int | None = None
+    region_id: int | None = None
+    co_units: list[Unit] = field(default_factory=list)
 
 
-def _point_in_region_system(case: Case, region: Region) -> tuple[float, float]:
-    """The phone's own coordinates when the systems agree, so shared boundaries stay exact."""
-    if case.coord == region.coord:
-        return case.lat, case.lng
-    return geo.to_system(case.wgs84_lat, case.wgs84_lng, region.coord)
+@dataclass(frozen=True)
+class Point:
+    lat: float
+    lng: float
+    coord: str
+    wgs84_lat: float
+    wgs84_lng: float
 
 
-def region_at(case: Case) -> Region | None:
-    """The most specific region containing the case's point (regions keep their own coordinate system)."""
-    wgs84_lat, wgs84_lng = case.wgs84_lat, case.wgs84_lng
-    candidates = db.session.scalars(
-        db.select(Region)
-        .join(Region.unit)
-        .where(
-            Unit.active.is_(True),
-            Region.min_lat <= wgs84_lat + BBOX_MARGIN_DEG,
-            Region.max_lat >= wgs84_lat - BBOX_MARGIN_DEG,
-            Region.min_lng <= wgs84_lng + BBOX_MARGIN_DEG,
-            Region.max_lng >= wgs84_lng - BBOX_MARGIN_DEG,
-        )
-        .order_by(Region.id)
-    ).all()
-    inside = [region for region in candidates if geo.contains(region.geometry, *_point_in_region_system(case, region))]
-    inside.sort(key=lambda region: REGION_SPECIFICITY.get(region.unit.kind, 3))
-    return inside[0] if inside else None
+def _co_units(named: list[Unit], territorial: bool, territorial_unit: Unit | None, lead: Unit) -> list[Unit]:
+    units = list(named) + ([territorial_unit] if territorial and territorial_unit else [])
+    seen, result = {lead.id}, []
+    for unit in units:
+        if unit.active and unit.id not in seen:
+            seen.add(unit.id)
+            result.append(unit)
+    return result
 
 
-def _rule_rank(rule: RoutingRule) -> int:
-    if rule.category_id is not None and rule.region_id is not None:
-        return 0
-    if rule.category_id is not None:
-        return 1
-    return 2
-
-
-def resolve(case: Case) -> Match | str:
-    """The unit a case goes to and why, or the reason no unit was found."""
-    region = region_at(case)
-    if region is None:
-        return "位置不在任何已划分的辖区内，等待人工派遣"
+def candidates(point: Point, category: Category) -> tuple[list[Candidate], str]:
+    """All candidates in precedence order, and a reason to show when there are none."""
+    hits = region_index.current().containing(point.lat, point.lng, point.coord, point.wgs84_lat, point.wgs84_lng)
+    if not hits:
+        return [], "位置不在任何已划分的辖区内，等待人工派遣"
+    regions = {r.id: r for r in db.session.scalars(db.select(Region).where(Region.id.in_([h.region_id for h in hits])))}
+    ordered_regions = [regions[h.region_id] for h in hits]
+    finest = ordered_regions[0]
+    territorial = finest.unit
+    lineage = category.lineage()
     rules = db.session.scalars(
         db.select(RoutingRule).where(
             RoutingRule.active.is_(True),
-            db.or_(RoutingRule.category_id == case.category_id, RoutingRule.category_id.is_(None)),
-            db.or_(RoutingRule.region_id == region.id, RoutingRule.region_id.is_(None)),
-            db.or_(RoutingRule.category_id.is_not(None), RoutingRule.region_id.is_not(None)),
+            db.or_(RoutingRule.category_id.in_([c.id for c in lineage]), RoutingRule.category_id.is_(None)),
+            db.or_(RoutingRule.region_id.in_(list(regions)), RoutingRule.region_id.is_(None)),
         )
     ).all()
-    for rule in sorted(rules, key=lambda r: (_rule_rank(r), r.id)):
-        unit = region.unit if rule.target == RuleTarget.TERRITORIAL else rule.unit
-        if unit is None or not unit.active:
-            continue
-        scope = f"{case.category.name}" if rule.category_id else "所有类型"
-        where = f"{region.name}" if rule.region_id else "全区"
-        target = "属地单位" if rule.target == RuleTarget.TERRITORIAL else "指定单位"
-        reason = f"规则#{rule.id}（{scope} × {where} → {target}）：位于{region.name}，派遣至{unit.name}"
-        return Match(unit=unit, rule=rule, region=region, reason=reason)
-    return f"位于{region.name}，但没有适用的派遣规则，等待人工派遣"
+    by_key = {(rule.category_id, rule.region_id): rule for rule in sorted(rules, key=lambda r: -r.id)}
+
+    found: list[Candidate] = []
+
+    def from_rule(rule: RoutingRule, region: Region | None, label: str) -> None:
+        unit = (region or finest).unit if rule.target == RuleTarget.TERRITORIAL else rule.unit
+        if unit is not None:
+            co = _co_units(rule.co_units, rule.co_territorial, territorial, unit)
+            reason = f"规则#{rule.id}（{label}）：派遣至{unit.name}"
+            found.append(Candidate(unit, reason, rule.id, (region or finest).id, co))
+
+    for region in ordered_regions:
+        for cat in lineage:
+            if rule := by_key.get((cat.id, region.id)):
+                from_rule(rule, region, f"{cat.name} × {region.name}")
+    for cat in lineage:
+        if rule := by_key.get((cat.id, None)):
+            from_rule(rule, None, f"{cat.name} × 全辖区")
+        if cat.lead_unit is not None:
+            co = _co_units(cat.co_units, cat.co_territorial, territorial, cat.lead_unit)
+            reason = f"类别默认：{cat.name}的牵头单位{cat.lead_unit.name}"
+            found.append(Candidate(cat.lead_unit, reason, None, finest.id, co))
+            break
+    for region in ordered_regions:
+        if rule := by_key.get((None, region.id)):
+            from_rule(rule, region, f"所有类型 × {region.name}")
+    for region in ordered_regions:
+        level = LEVEL_NAMES[min(h.level for h in hits if h.region_id == region.id)]
+        found.append(
+            Candidate(region.unit, f"属地：位于{region.name}（{level}），由{region.unit.name}处理", None, region.id)
+        )
+
+    unique, seen = [], set()
+    for candidate in found:
+        if candidate.unit.active and candidate.unit.id not in seen:
+            seen.add(candidate.unit.id)
+            unique.append(candidate)
+    return unique, "位置所在辖区没有可派遣的单位，等待人工派遣"
+
+
+def point_of(case: Case) -> Point:
+    return Point(case.lat, case.lng, str(case.coord), case.wgs84_lat, case.wgs84_lng)
+
+
+def units_that_returned(case: Case) -> set[int]:
+    return {
+        event.data.get("unit_id")
+        for event in db.session.scalars(
+            db.select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.type == EventType.RETURNED)
+        )
+    }
 
 
 def route_case(case_id: int) -> Case | None:
@@ -89,7 +135,12 @@ def route_case(case_id: int) -> Case | None:
     case = db.session.get(Case, case_id)
     if case is None or case.status != CaseStatus.PENDING or case.routing_status != RoutingStatus.QUEUED:
         return case
-    match = resolve(case)
-    if isinstance(match, str):
-        return workflow.mark_unrouted(case, match)
-    return workflow.route(case, match.unit, match.region.id, match.rule.id, match.reason)
+    found, reason_if_none = candidates(point_of(case), case.category)
+    returned = units_that_returned(case)
+    remaining = [c for c in found if c.unit.id not in returned]
+    if not remaining:
+        if found:
+            reason_if_none = "候选单位均已退单，等待人工派遣"
+        return workflow.mark_unrouted(case, reason_if_none)
+    choice = remaining[0]
+    return workflow.route(case, choice.unit, choice.co_units, choice.region_id, choice.rule_id, choice.reason)

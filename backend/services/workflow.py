@@ -29,6 +29,7 @@ from backend.models import (
 from backend.models.types import utcnow
 from backend.services import deadlines, photos
 from backend.services.actors import Actor
+from workers.queues import enqueue_after_commit, route_case_job
 
 S = CaseStatus
 
@@ -66,6 +67,8 @@ TRANSITIONS: dict[str, Transition] = {
     "close": Transition(frozenset({S.REPLIED}), S.CLOSED, EventType.CLOSED, _is_dispatcher),
     "rework": Transition(frozenset({S.REPLIED}), S.PROCESSING, EventType.REWORKED, _is_dispatcher),
     "reject": Transition(frozenset({S.PENDING, S.DISPATCHED}), S.REJECTED, EventType.REJECTED, _is_dispatcher),
+    # the unit was deactivated: its open cases go back to the dispatcher's queue
+    "recall": Transition(frozenset({S.DISPATCHED, S.PROCESSING}), S.PENDING, EventType.RETURNED, _is_system),
     "close_by_rating": Transition(frozenset({S.REPLIED}), S.CLOSED, EventType.CLOSED, _is_reporter),
 }
 
@@ -113,19 +116,28 @@ def record_submission(case: Case, actor: Actor) -> None:
     case.events.append(CaseEvent(type=EventType.SUBMITTED, at=utcnow(), actor_kind=actor.kind, note="", data={}))
 
 
-def _assign(case: Case, unit: Unit, now: datetime) -> None:
+def _assign(case: Case, unit: Unit, co_units: list[Unit], now: datetime) -> None:
     case.unit_id = unit.id
     case.unit = unit
+    case.co_units = [u for u in co_units if u.id != unit.id]
     case.deadline_at = deadlines.due_at(case.category, now)
 
 
-def route(case: Case, unit: Unit, region_id: int | None, rule_id: int, reason: str) -> Case:
-    """自动派遣: the routing job assigns the unit a rule picked."""
-    event = _apply(
-        case, "route", Actor.system(), note=f"已派遣至{unit.name}", data={"rule_id": rule_id, "reason": reason}
-    )
+def _unassign(case: Case) -> None:
+    case.unit_id = None
+    case.unit = None
+    case.co_units = []
+    case.deadline_at = None
+
+
+def route(
+    case: Case, unit: Unit, co_units: list[Unit], region_id: int | None, rule_id: int | None, reason: str
+) -> Case:
+    """自动派遣: the routing job assigns the unit the rules picked, and the co-units."""
+    data = {"rule_id": rule_id, "reason": reason, "co_unit_ids": [u.id for u in co_units]}
+    event = _apply(case, "route", Actor.system(), note=f"已派遣至{unit.name}", data=data)
     event.unit_id = unit.id
-    _assign(case, unit, event.at)
+    _assign(case, unit, co_units, event.at)
     case.region_id = region_id
     case.routing_rule_id = rule_id
     case.routing_status = RoutingStatus.ROUTED
@@ -143,13 +155,14 @@ def mark_unrouted(case: Case, reason: str) -> Case:
     return case
 
 
-def dispatch(case: Case, unit: Unit, actor: Actor) -> Case:
-    """派遣 by hand."""
-    if not unit.active:
+def dispatch(case: Case, unit: Unit, actor: Actor, co_units: list[Unit] = ()) -> Case:
+    """派遣 by hand, optionally with co-units."""
+    if not unit.active or any(not u.active for u in co_units):
         raise ValidationFailed("该单位已停用", fields={"unit_id": ["该单位已停用"]})
-    event = _apply(case, "dispatch", actor, note=f"已派遣至{unit.name}", data={"unit_id": unit.id})
+    data = {"unit_id": unit.id, "co_unit_ids": [u.id for u in co_units]}
+    event = _apply(case, "dispatch", actor, note=f"已派遣至{unit.name}", data=data)
     event.unit_id = unit.id
-    _assign(case, unit, event.at)
+    _assign(case, unit, list(co_units), event.at)
     case.routing_status = RoutingStatus.MANUAL
     db.session.flush()
     return case
@@ -163,12 +176,39 @@ def accept(case: Case, actor: Actor) -> Case:
 
 
 def return_case(case: Case, actor: Actor, reason: str) -> Case:
-    """退单: not this unit's responsibility; back to the dispatcher's queue."""
+    """退单: not this unit's responsibility. Routing tries the next candidate that has not returned
+    it; when none is left the case waits for manual dispatch."""
     _apply(case, "return", actor, note=reason, data={"unit_id": case.unit_id})
-    case.unit_id = None
-    case.unit = None
-    case.deadline_at = None
+    _unassign(case)
+    case.routing_status = RoutingStatus.QUEUED
+    db.session.flush()
+    enqueue_after_commit(db.session, route_case_job(case.id))
+    return case
+
+
+def recall(case: Case, reason: str) -> Case:
+    """The assigned unit was deactivated: the case goes back to the dispatcher's queue."""
+    _apply(case, "recall", Actor.system(), note=reason, data={"unit_id": case.unit_id})
+    _unassign(case)
     case.routing_status = RoutingStatus.MANUAL
+    db.session.flush()
+    return case
+
+
+def comment(case: Case, actor: Actor, content: str) -> Case:
+    """A note from the lead unit, a co-unit or a dispatcher; internal, the status does not change."""
+    case.events.append(
+        CaseEvent(
+            type=EventType.COMMENTED,
+            at=utcnow(),
+            actor_kind=actor.kind,
+            staff_id=actor.staff_id,
+            unit_id=actor.unit_id,
+            note=content,
+            data={},
+        )
+    )
+    case.updated_at = utcnow()
     db.session.flush()
     return case
 

@@ -1,0 +1,48 @@
+"""The audit trail of the responsibility map: who changed what, with before and after."""
+
+import enum
+from datetime import datetime
+
+from backend.extensions import db
+from backend.models import AuditEntry
+from backend.services.actors import Actor
+
+
+def _plain(value):
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def snapshot(obj, fields: tuple[str, ...]) -> dict:
+    return {name: _plain(getattr(obj, name)) for name in fields}
+
+
+def record(actor: Actor, action: str, entity: str, entity_id: int | None, before: dict | None, after: dict | None):
+    """Keep only what changed; a create has no before, a delete no after."""
+    before, after = before or {}, after or {}
+    changed = {
+        key: {"from": before.get(key), "to": after.get(key)}
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
+    if action == "update" and not changed:
+        return None
+    entry = AuditEntry(staff_id=actor.staff_id, action=action, entity=entity, entity_id=entity_id, changes=changed)
+    db.session.add(entry)
+    return entry
+
+
+def recent(page: int, per_page: int, entity: str | None = None, entity_id: int | None = None) -> dict:
+    query = db.select(AuditEntry)
+    if entity:
+        query = query.where(AuditEntry.entity == entity)
+    if entity_id is not None:
+        query = query.where(AuditEntry.entity_id == entity_id)
+    total = db.session.scalar(db.select(db.func.count()).select_from(query.subquery()))
+    items = db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
+    return {"items": items, "total": total, "page": page, "per_page": per_page}

@@ -3,10 +3,10 @@ from flask import Blueprint
 from backend.api.common import actor, json_body, query_args
 from backend.auth import dispatcher_required
 from backend.extensions import db
-from backend.schemas.case import AdminCaseArgs, DispatchIn, ReasonIn, StaffCaseOut
-from backend.schemas.catalogue import UnitOut
+from backend.schemas.case import AdminCaseArgs, CommentIn, DispatchIn, ReasonIn, StaffCaseOut
 from backend.schemas.common import page_of
-from backend.services import cases, health, workflow
+from backend.schemas.map import UnitArgs, UnitDetailOut
+from backend.services import cases, categories, health, units, workflow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -31,7 +31,7 @@ def get_case(case_id: int):
 @bp.get("/units")
 @dispatcher_required
 def list_units():
-    return {"items": UnitOut(many=True).dump(cases.list_units())}
+    return {"items": UnitDetailOut(many=True).dump(units.list_all(**query_args(UnitArgs())))}
 
 
 @bp.get("/health")
@@ -46,7 +46,16 @@ def service_health():
 @dispatcher_required
 def dispatch_case(case_id: int):
     data = json_body(DispatchIn())
-    workflow.dispatch(cases.for_dispatcher(case_id), cases.get_unit(data["unit_id"]), actor())
+    co_units = categories.active_units(data["co_unit_ids"], "co_unit_ids")
+    workflow.dispatch(cases.for_dispatcher(case_id), units.get(data["unit_id"]), actor(), co_units)
+    db.session.commit()
+    return _fresh(case_id)
+
+
+@bp.post("/cases/<int:case_id>/comment")
+@dispatcher_required
+def comment_case(case_id: int):
+    workflow.comment(cases.for_dispatcher(case_id), actor(), json_body(CommentIn())["content"])
     db.session.commit()
     return _fresh(case_id)
 

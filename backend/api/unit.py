@@ -3,7 +3,7 @@ from flask import Blueprint
 from backend.api.common import actor, json_body, query_args
 from backend.auth import current_principal, unit_staff_required
 from backend.extensions import db
-from backend.schemas.case import ReasonIn, ReplyIn, StaffCaseOut, UnitCaseArgs
+from backend.schemas.case import CommentIn, ReasonIn, ReplyIn, StaffCaseOut, UnitCaseArgs
 from backend.schemas.common import page_of
 from backend.services import cases, workflow
 
@@ -29,6 +29,14 @@ def list_cases():
 @unit_staff_required
 def get_case(case_id: int):
     return StaffCaseOut().dump(_own_case(case_id))
+
+
+@bp.post("/cases/<int:case_id>/comment")
+@unit_staff_required
+def comment_case(case_id: int):
+    workflow.comment(_own_case(case_id), actor(), json_body(CommentIn())["content"])
+    db.session.commit()
+    return _fresh(case_id)
 
 
 @bp.post("/cases/<int:case_id>/accept")

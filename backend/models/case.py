@@ -110,6 +110,16 @@ class Case(db.Model):
         return f"{self.created_at.astimezone(LOCAL_TZ):%Y%m%d}{self.id:06d}"
 
     @property
+    def routing_reason(self) -> str | None:
+        """Why the case went where it went (or why it waits): the latest routing decision."""
+        for event in reversed(self.events):
+            if event.type == EventType.ROUTING_UNMATCHED:
+                return event.note
+            if event.type == EventType.DISPATCHED:
+                return event.data.get("reason") or f"调度员人工派遣：{event.note}"
+        return None
+
+    @property
     def reply_event(self) -> "CaseEvent | None":
         replies = [event for event in self.events if event.type == EventType.REPLIED]
         return replies[-1] if replies else None

@@ -52,9 +52,11 @@ class CommentIn(Schema):
 
 class UnitCaseArgs(PageArgs):
     status = fields.Enum(CaseStatus, by_value=True, load_default=None)
+    role = fields.String(load_default=None, validate=validate.OneOf(["lead", "co"]))
 
 
-class AdminCaseArgs(UnitCaseArgs):
+class AdminCaseArgs(PageArgs):
+    status = fields.Enum(CaseStatus, by_value=True, load_default=None)
     unit_id = fields.Integer(load_default=None)
     category = fields.String(load_default=None)
     needs_review = fields.Boolean(load_default=None)
@@ -140,6 +142,7 @@ class StaffCaseOut(_CaseBase):
     deadline = LocalDateTime(attribute="deadline_at", allow_none=True)
     needs_review = fields.Boolean()
     routing_status = fields.String()
+    routing_reason = fields.String(allow_none=True)
     updated_at = LocalDateTime()
     closed_at = LocalDateTime(allow_none=True)
     timeline = fields.List(fields.Nested(StaffEventOut), attribute="events")

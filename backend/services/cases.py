@@ -4,11 +4,13 @@ from sqlalchemy.orm import selectinload
 
 from backend.errors import NotFound
 from backend.extensions import db
-from backend.models import Case, CaseEvent, CaseStatus, Category, Unit
+from backend.models import Case, CaseEvent, CaseStatus, Category
+from backend.models.case import case_co_units
 
 _FULL = (
     selectinload(Case.category),
     selectinload(Case.unit),
+    selectinload(Case.co_units),
     selectinload(Case.photos),
     selectinload(Case.events).selectinload(CaseEvent.photos),
     selectinload(Case.events).selectinload(CaseEvent.unit),
@@ -39,12 +41,24 @@ def list_for_reporter(user_id: int, page: int, per_page: int) -> dict:
     return _page(db.select(Case).where(Case.reporter_id == user_id), page, per_page)
 
 
+def _handled_by(unit_id: int, role: str | None = None):
+    """Cases a unit leads, co-handles (配合), or either."""
+    co_handled = Case.id.in_(db.select(case_co_units.c.case_id).where(case_co_units.c.unit_id == unit_id))
+    if role == "lead":
+        return Case.unit_id == unit_id
+    if role == "co":
+        return co_handled
+    return db.or_(Case.unit_id == unit_id, co_handled)
+
+
 def for_unit(case_id: int, unit_id: int) -> Case:
-    return _one(db.select(Case).where(Case.id == case_id, Case.unit_id == unit_id))
+    return _one(db.select(Case).where(Case.id == case_id, _handled_by(unit_id)))
 
 
-def list_for_unit(unit_id: int, page: int, per_page: int, status: CaseStatus | None = None) -> dict:
-    query = db.select(Case).where(Case.unit_id == unit_id)
+def list_for_unit(
+    unit_id: int, page: int, per_page: int, status: CaseStatus | None = None, role: str | None = None
+) -> dict:
+    query = db.select(Case).where(_handled_by(unit_id, role))
     if status is not None:
         query = query.where(Case.status == status)
     return _page(query, page, per_page)
@@ -72,17 +86,6 @@ def list_for_dispatcher(
     if needs_review is not None:
         query = query.where(Case.needs_review.is_(needs_review))
     return _page(query, page, per_page)
-
-
-def get_unit(unit_id: int) -> Unit:
-    unit = db.session.get(Unit, unit_id)
-    if unit is None:
-        raise NotFound("单位不存在", code="unit_not_found")
-    return unit
-
-
-def list_units() -> list[Unit]:
-    return db.session.scalars(db.select(Unit).order_by(Unit.id)).all()
 
 
 def list_categories() -> list[Category]:

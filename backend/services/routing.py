@@ -14,6 +14,7 @@ the rule or category says so.
 
 from dataclasses import dataclass, field
 
+from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.models import (
     Case,
@@ -27,7 +28,7 @@ from backend.models import (
     RuleTarget,
     Unit,
 )
-from backend.services import region_index, workflow
+from backend.services import geo, region_index, workflow
 
 LEVEL_NAMES = {0: "网格", 1: "社区", 2: "街道/乡镇", 3: "辖区"}
 
@@ -144,3 +145,12 @@ def route_case(case_id: int) -> Case | None:
         return workflow.mark_unrouted(case, reason_if_none)
     choice = remaining[0]
     return workflow.route(case, choice.unit, choice.co_units, choice.region_id, choice.rule_id, choice.reason)
+
+
+def explain(lat: float, lng: float, coord: str, category: str) -> tuple[list[Candidate], str]:
+    """The candidates a report of `category` at this point would get, in precedence order."""
+    found = db.session.scalar(db.select(Category).where(Category.code == category))
+    if found is None:
+        raise ValidationFailed(fields={"category": ["不支持的问题类型"]})
+    wgs84_lat, wgs84_lng = geo.to_wgs84(lat, lng, coord)
+    return candidates(Point(lat, lng, coord, wgs84_lat, wgs84_lng), found)

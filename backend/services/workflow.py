@@ -90,6 +90,8 @@ def allowed_actions(case: Case) -> list[str]:
 def _apply(case: Case, action: str, actor: Actor, note: str = "", data: dict | None = None) -> CaseEvent:
     transition = TRANSITIONS[action]
     if not transition.allowed(actor, case):
+        if actor.is_unit_staff:
+            raise Forbidden("只有牵头单位可以办理此案件，配合单位可查看和留言", code="not_lead_unit")
         raise Forbidden()
     if case.status not in transition.sources:
         raise Conflict(

@@ -1,0 +1,87 @@
+"""The catalogue of what citizens report: categories, sub-categories, deadlines, lead and co-units."""
+
+from backend.errors import NotFound, ValidationFailed
+from backend.extensions import db
+from backend.models import Category, Unit
+from backend.services import audit
+from backend.services.actors import Actor
+
+FIELDS = (
+    "code",
+    "name",
+    "description",
+    "icon",
+    "parent_id",
+    "deadline_hours",
+    "lead_unit_id",
+    "co_territorial",
+    "sort_order",
+    "active",
+)
+
+
+def get(category_id: int) -> Category:
+    category = db.session.get(Category, category_id)
+    if category is None:
+        raise NotFound("类别不存在", code="category_not_found")
+    return category
+
+
+def list_all() -> list[Category]:
+    return db.session.scalars(db.select(Category).order_by(Category.sort_order, Category.id)).all()
+
+
+def active_units(unit_ids: list[int], field: str) -> list[Unit]:
+    """The units with these ids, all of them existing and active."""
+    units = db.session.scalars(db.select(Unit).where(Unit.id.in_(unit_ids))).all() if unit_ids else []
+    by_id = {unit.id: unit for unit in units}
+    problems = [f"单位 {i} 不存在" for i in unit_ids if i not in by_id]
+    problems += [f"单位 {u.name} 已停用" for u in units if not u.active]
+    if problems:
+        raise ValidationFailed(fields={field: problems})
+    return [by_id[i] for i in dict.fromkeys(unit_ids)]
+
+
+def _check(category: Category | None, data: dict) -> None:
+    if "lead_unit_id" in data and data["lead_unit_id"] is not None:
+        active_units([data["lead_unit_id"]], "lead_unit_id")
+    parent_id = data.get("parent_id")
+    if parent_id is not None:
+        parent = db.session.get(Category, parent_id)
+        if parent is None:
+            raise ValidationFailed(fields={"parent_id": ["上级类别不存在"]})
+        if category is not None and any(node.id == category.id for node in parent.lineage()):
+            raise ValidationFailed(fields={"parent_id": ["上级类别不能是自己或自己的子类"]})
+
+
+def _snapshot(category: Category) -> dict:
+    return audit.snapshot(category, FIELDS) | {"co_unit_ids": [u.id for u in category.co_units]}
+
+
+def _apply(category: Category, data: dict) -> None:
+    for key, value in data.items():
+        if key in FIELDS:
+            setattr(category, key, value)
+    if "co_unit_ids" in data:
+        category.co_units = active_units(data["co_unit_ids"], "co_unit_ids")
+
+
+def create(data: dict, actor: Actor) -> Category:
+    if db.session.scalar(db.select(Category).where(Category.code == data["code"])) is not None:
+        raise ValidationFailed(fields={"code": ["编码已存在"]})
+    _check(None, data)
+    category = Category()
+    _apply(category, data)
+    db.session.add(category)
+    db.session.flush()
+    audit.record(actor, "create", "category", category.id, None, _snapshot(category))
+    return category
+
+
+def update(category: Category, data: dict, actor: Actor) -> Category:
+    before = _snapshot(category)
+    _check(category, data)
+    _apply(category, {key: value for key, value in data.items() if key != "code"})
+    db.session.flush()
+    audit.record(actor, "update", "category", category.id, before, _snapshot(category))
+    return category

@@ -1,0 +1,91 @@
+"""Routing rules: who handles a category in a region (see routing.py for the precedence)."""
+
+from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.extensions import db
+from backend.models import Category, Region, RoutingRule, RuleTarget
+from backend.services import audit
+from backend.services.actors import Actor
+from backend.services.categories import active_units
+
+FIELDS = ("category_id", "region_id", "target", "unit_id", "co_territorial", "note", "active")
+
+
+def get(rule_id: int) -> RoutingRule:
+    rule = db.session.get(RoutingRule, rule_id)
+    if rule is None:
+        raise NotFound("规则不存在", code="rule_not_found")
+    return rule
+
+
+def list_all(category_id: int | None = None, region_id: int | None = None) -> list[RoutingRule]:
+    query = db.select(RoutingRule).order_by(RoutingRule.id)
+    if category_id is not None:
+        query = query.where(RoutingRule.category_id == category_id)
+    if region_id is not None:
+        query = query.where(RoutingRule.region_id == region_id)
+    return db.session.scalars(query).all()
+
+
+def _snapshot(rule: RoutingRule) -> dict:
+    return audit.snapshot(rule, FIELDS) | {"co_unit_ids": [u.id for u in rule.co_units]}
+
+
+def _validate(rule: RoutingRule) -> None:
+    if rule.category_id is None and rule.region_id is None:
+        raise ValidationFailed(fields={"category_id": ["类别和辖区至少指定一个"]})
+    if rule.category_id is not None and db.session.get(Category, rule.category_id) is None:
+        raise ValidationFailed(fields={"category_id": ["类别不存在"]})
+    if rule.region_id is not None and db.session.get(Region, rule.region_id) is None:
+        raise ValidationFailed(fields={"region_id": ["辖区不存在"]})
+    if rule.target == RuleTarget.UNIT:
+        if rule.unit_id is None:
+            raise ValidationFailed(fields={"unit_id": ["指定单位的规则必须给出单位"]})
+        active_units([rule.unit_id], "unit_id")
+    elif rule.unit_id is not None:
+        raise ValidationFailed(fields={"unit_id": ["属地规则不指定单位"]})
+    if rule.active:
+        clash = db.session.scalar(
+            db.select(RoutingRule.id).where(
+                RoutingRule.active.is_(True),
+                RoutingRule.id != (rule.id or 0),
+                RoutingRule.category_id.is_(None)
+                if rule.category_id is None
+                else RoutingRule.category_id == rule.category_id,
+                RoutingRule.region_id.is_(None) if rule.region_id is None else RoutingRule.region_id == rule.region_id,
+            )
+        )
+        if clash is not None:
+            raise Conflict(f"已有相同类别和辖区的启用规则 #{clash}", code="duplicate_rule")
+
+
+def _apply(rule: RoutingRule, data: dict) -> None:
+    for key, value in data.items():
+        if key in FIELDS:
+            setattr(rule, key, value)
+    if "co_unit_ids" in data:
+        rule.co_units = active_units(data["co_unit_ids"], "co_unit_ids")
+    _validate(rule)
+
+
+def create(data: dict, actor: Actor) -> RoutingRule:
+    rule = RoutingRule(active=True, co_territorial=False, note="")
+    _apply(rule, data)
+    db.session.add(rule)
+    db.session.flush()
+    audit.record(actor, "create", "rule", rule.id, None, _snapshot(rule))
+    return rule
+
+
+def update(rule: RoutingRule, data: dict, actor: Actor) -> RoutingRule:
+    before = _snapshot(rule)
+    _apply(rule, data)
+    db.session.flush()
+    audit.record(actor, "update", "rule", rule.id, before, _snapshot(rule))
+    return rule
+
+
+def delete(rule: RoutingRule, actor: Actor) -> None:
+    rule_id, before = rule.id, _snapshot(rule)
+    db.session.delete(rule)
+    db.session.flush()
+    audit.record(actor, "delete", "rule", rule_id, before, None)

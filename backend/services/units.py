@@ -1,0 +1,92 @@
+"""Responsible units: the hierarchy district → department / street-township → community → grid."""
+
+from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.extensions import db
+from backend.models import Case, CaseStatus, Category, RoutingRule, Unit, UnitKind
+from backend.models.case import case_co_units
+from backend.services import audit, workflow
+from backend.services.actors import Actor
+
+FIELDS = ("code", "name", "kind", "parent_id", "contact_name", "contact_phone", "leader_name", "leader_phone", "active")
+OPEN_STATUSES = (CaseStatus.DISPATCHED, CaseStatus.PROCESSING)
+
+
+def get(unit_id: int) -> Unit:
+    unit = db.session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound("单位不存在", code="unit_not_found")
+    return unit
+
+
+def list_all(kind: UnitKind | None = None, active: bool | None = None) -> list[Unit]:
+    query = db.select(Unit).order_by(Unit.id)
+    if kind is not None:
+        query = query.where(Unit.kind == kind)
+    if active is not None:
+        query = query.where(Unit.active.is_(active))
+    return db.session.scalars(query).all()
+
+
+def _check_parent(unit: Unit | None, parent_id: int | None) -> None:
+    if parent_id is None:
+        return
+    parent = db.session.get(Unit, parent_id)
+    if parent is None:
+        raise ValidationFailed(fields={"parent_id": ["上级单位不存在"]})
+    node, seen = parent, set()
+    while node is not None and node.id not in seen:
+        if unit is not None and node.id == unit.id:
+            raise ValidationFailed(fields={"parent_id": ["上级单位不能是自己或自己的下级"]})
+        seen.add(node.id)
+        node = node.parent
+
+
+def create(data: dict, actor: Actor) -> Unit:
+    if db.session.scalar(db.select(Unit).where(Unit.code == data["code"])) is not None:
+        raise ValidationFailed(fields={"code": ["编码已存在"]})
+    _check_parent(None, data.get("parent_id"))
+    unit = Unit(**{key: value for key, value in data.items() if key in FIELDS})
+    db.session.add(unit)
+    db.session.flush()
+    audit.record(actor, "create", "unit", unit.id, None, audit.snapshot(unit, FIELDS))
+    return unit
+
+
+def _still_referenced(unit: Unit) -> list[str]:
+    rules = db.session.scalars(
+        db.select(RoutingRule.id).where(RoutingRule.active.is_(True), RoutingRule.unit_id == unit.id)
+    ).all()
+    categories = db.session.scalars(
+        db.select(Category.code).where(Category.active.is_(True), Category.lead_unit_id == unit.id)
+    ).all()
+    found = [f"派遣规则 #{rule_id}" for rule_id in rules]
+    return found + [f"类别 {code} 的牵头单位" for code in categories]
+
+
+def _deactivate(unit: Unit) -> int:
+    """Open cases of the unit go back to the dispatcher's queue; it stops co-handling open cases."""
+    referenced = _still_referenced(unit)
+    if referenced:
+        raise Conflict(f"该单位仍被使用：{'、'.join(referenced)}；请先修改后再停用", code="unit_in_use")
+    cases = db.session.scalars(db.select(Case).where(Case.unit_id == unit.id, Case.status.in_(OPEN_STATUSES))).all()
+    for case in cases:
+        workflow.recall(case, f"{unit.name}已停用，案件退回调度中心")
+    open_case_ids = db.select(Case.id).where(Case.status.in_((CaseStatus.PENDING, *OPEN_STATUSES)))
+    db.session.execute(
+        case_co_units.delete().where(case_co_units.c.unit_id == unit.id, case_co_units.c.case_id.in_(open_case_ids))
+    )
+    return len(cases)
+
+
+def update(unit: Unit, data: dict, actor: Actor) -> Unit:
+    before = audit.snapshot(unit, FIELDS)
+    if "parent_id" in data:
+        _check_parent(unit, data["parent_id"])
+    if data.get("active") is False and unit.active:
+        _deactivate(unit)
+    for key, value in data.items():
+        if key in FIELDS and key != "code":
+            setattr(unit, key, value)
+    db.session.flush()
+    audit.record(actor, "update", "unit", unit.id, before, audit.snapshot(unit, FIELDS))
+    return unit

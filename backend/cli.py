@@ -1,8 +1,9 @@
-"""Operator commands: `flask --app wsgi seed-demo`, `create-staff` (and `db upgrade` from Flask-Migrate)."""
+"""Operator commands: `seed-demo`, `create-staff`, `import-regions`, `export-regions` (and Flask-Migrate's `db`)."""
 
 import click
 from flask import Flask
 
+from backend.cli_regions import register_region_commands
 from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.models import StaffRole
@@ -10,6 +11,8 @@ from backend.services import accounts, demo_district
 
 
 def register_commands(app: Flask) -> None:
+    register_region_commands(app)
+
     @app.cli.command("seed-demo")
     @click.option("--with-staff", is_flag=True, help="Also create demo staff logins (password printed).")
     def seed_demo(with_staff: bool) -> None:

@@ -5,6 +5,7 @@ import re
 
 from flask import Flask, jsonify
 from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -151,6 +152,13 @@ def register_error_handlers(app: Flask) -> None:
     def handle_concurrent_update(error: StaleDataError):
         db.session.rollback()
         return _json(Conflict("该案件刚被其他人更新，请刷新后重试", code="concurrent_update").to_dict(), 409)
+
+    @app.errorhandler(IntegrityError)
+    def handle_integrity_error(error: IntegrityError):
+        # A unique or foreign key constraint caught a race the service checks could not see.
+        db.session.rollback()
+        log.warning("integrity error: %s", error.orig)
+        return _json(Conflict("数据刚被其他操作修改，请刷新后重试", code="concurrent_update").to_dict(), 409)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):

@@ -86,9 +86,13 @@ def test_multipolygon_and_shared_boundaries():
     [
         ({"type": "Point", "coordinates": [1, 2]}, "Polygon or MultiPolygon"),
         ({"type": "Polygon", "coordinates": [[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]]}, "Self-intersection"),
-        ({"type": "Polygon", "coordinates": [[[0, 0], [1, 0]]]}, "malformed"),
+        ({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 0]]]}, "Too few points"),
         ({"type": "Polygon", "coordinates": [[[0, 0], [200, 0], [200, 1], [0, 0]]]}, "out of range"),
         ("polygon", "Polygon or MultiPolygon"),
+        ({"type": "Polygon"}, "coordinates"),
+        ({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]}, "not closed"),
+        ({"type": "Polygon", "coordinates": [[[0, 0], [True, 0], [1, 1], [0, 0]]]}, "numbers"),
+        ({"type": "MultiPolygon", "coordinates": [[[[0, 0], [1, 0], "x", [0, 0]]]]}, "malformed"),
     ],
 )
 def test_geometry_problems_are_named(geometry, problem):

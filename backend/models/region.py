@@ -39,7 +39,8 @@ class Region(db.Model):
     min_lng: Mapped[float] = mapped_column(Float)
     max_lat: Mapped[float] = mapped_column(Float)
     max_lng: Mapped[float] = mapped_column(Float)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # indexed: the routing index checks max(updated_at) before each lookup
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
 
     unit: Mapped[Unit] = relationship()
 

@@ -70,12 +70,35 @@ def to_system(wgs_lat: float, wgs_lng: float, coord: str) -> tuple[float, float]
     return wgs84_to_gcj02(wgs_lat, wgs_lng) if coord == "gcj02" else (wgs_lat, wgs_lng)
 
 
+def _rings(geometry: dict) -> list:
+    coordinates = geometry["coordinates"]
+    return [
+        ring for polygon in (coordinates if geometry["type"] == "MultiPolygon" else [coordinates]) for ring in polygon
+    ]
+
+
+def _ring_problem(ring) -> str | None:
+    if not isinstance(ring, list) or not all(isinstance(position, list) and len(position) >= 2 for position in ring):
+        return "malformed coordinates: a ring must be a list of [lng, lat] positions"
+    if any(isinstance(value, bool) or not isinstance(value, int | float) for p in ring for value in p[:2]):
+        return "malformed coordinates: positions must be numbers"
+    if ring and ring[0][:2] != ring[-1][:2]:
+        # shapely would close the ring silently; GeoJSON (RFC 7946) requires first position == last
+        return f"ring not closed: it starts at {ring[0]} and ends at {ring[-1]}"
+    return None
+
+
 def geometry_problem(geometry) -> str | None:
     """Why a GeoJSON geometry cannot be a region, or None if it can (Polygon/MultiPolygon, valid, in range)."""
     if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
         kind = geometry.get("type") if isinstance(geometry, dict) else type(geometry).__name__
         return f"geometry must be a Polygon or MultiPolygon, not {kind}"
+    if not isinstance(geometry.get("coordinates"), list):
+        return 'the geometry has no "coordinates" list'
     try:
+        problems = [problem for ring in _rings(geometry) if (problem := _ring_problem(ring))]
+        if problems:
+            return problems[0]
         parsed = shape(geometry)
     except (ValueError, TypeError, IndexError, AttributeError, shapely.errors.GEOSException) as exc:
         return f"malformed coordinates: {exc}"

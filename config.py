@@ -52,6 +52,19 @@ class Config:
     PHOTO_URL_TTL = _env_int("PHOTO_URL_TTL", 6 * 3600)
     MAX_PHOTOS_PER_REPORT = 9
 
+    # Working time (Asia/Shanghai) for deadlines: periods of a working day, "HH:MM-HH:MM,…"
+    WORK_HOURS = os.environ.get("WORK_HOURS", "09:00-12:00,13:00-18:00")
+    SIGNOFF_HOURS = _env_int("SIGNOFF_HOURS", 2)  # 签收时限, working hours, unless the category sets one
+    REMIND_BEFORE_HOURS = _env_int("REMIND_BEFORE_HOURS", 4)  # 临期提醒, working hours before the deadline
+    SECOND_ESCALATION_HOURS = _env_int("SECOND_ESCALATION_HOURS", 16)  # working hours overdue before level 2
+    AUTO_CLOSE_DAYS = _env_int("AUTO_CLOSE_DAYS", 7)  # a replied case nobody rated closes after these days
+    SUPERVISION_INTERVAL_SECONDS = _env_int("SUPERVISION_INTERVAL_SECONDS", 300)
+
+    # WeChat subscribe messages: template ids per event, from the mini-program's admin console (JSON).
+    WECHAT_TEMPLATES = os.environ.get("WECHAT_TEMPLATES", "")
+    WECHAT_MINIPROGRAM_STATE = os.environ.get("WECHAT_MINIPROGRAM_STATE", "formal")  # formal, trial, developer
+    NOTIFY_MAX_ATTEMPTS = _env_int("NOTIFY_MAX_ATTEMPTS", 6)
+
     # Periodic sweep: reports and photos untouched for this long are enqueued again.
     SWEEP_INTERVAL_SECONDS = _env_int("SWEEP_INTERVAL_SECONDS", 60)
     SWEEP_GRACE_SECONDS = _env_int("SWEEP_GRACE_SECONDS", 30)

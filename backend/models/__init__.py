@@ -1,6 +1,9 @@
 from backend.models.audit import AuditEntry
+from backend.models.calendar import CalendarDay
 from backend.models.case import ActorKind, Case, CaseEvent, CaseStatus, EventType, Rating, RoutingStatus
 from backend.models.category import Category
+from backend.models.extension import ExtensionRequest, ExtensionStatus
+from backend.models.notification import Channel, DeliveryStatus, Notification, SubscriptionQuota
 from backend.models.photo import Photo, PhotoStatus
 from backend.models.region import CoordSystem, Region, RoutingRule, RuleTarget
 from backend.models.unit import Staff, StaffRole, Unit, UnitKind
@@ -9,12 +12,18 @@ from backend.models.user import User
 __all__ = [
     "ActorKind",
     "AuditEntry",
+    "CalendarDay",
     "Case",
     "CaseEvent",
     "CaseStatus",
     "Category",
+    "Channel",
     "CoordSystem",
+    "DeliveryStatus",
     "EventType",
+    "ExtensionRequest",
+    "ExtensionStatus",
+    "Notification",
     "Photo",
     "PhotoStatus",
     "Rating",
@@ -24,6 +33,7 @@ __all__ = [
     "RuleTarget",
     "Staff",
     "StaffRole",
+    "SubscriptionQuota",
     "Unit",
     "UnitKind",
     "User",

@@ -75,7 +75,15 @@ class Case(db.Model):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
     routing_rule_id: Mapped[int | None] = mapped_column(ForeignKey("routing_rules.id"))
-    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # 处置时限
+    signoff_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 签收时限
+    # supervision (督办): each step happens once, however often the scheduler runs
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 临期提醒 sent
+    signoff_overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 超期 first seen
+    escalation_level: Mapped[int] = mapped_column(default=0)  # 0 none, 1 督办, 2 second level
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
 
     rating: Mapped[Rating | None] = mapped_column(Enum(Rating, native_enum=False, length=16))
@@ -137,6 +145,11 @@ class EventType(enum.StrEnum):
     REJECTED = "rejected"  # 不予受理
     RATED = "rated"  # 评价
     COMMENTED = "commented"  # a lead or co-unit's note on the case, internal
+    REMINDED = "reminded"  # 临期提醒
+    OVERDUE = "overdue"  # 超期 → 督办, with the escalation level in data
+    EXTENSION_REQUESTED = "extension_requested"  # 延期申请
+    EXTENSION_APPROVED = "extension_approved"
+    EXTENSION_DENIED = "extension_denied"
 
 
 class ActorKind(enum.StrEnum):

@@ -24,8 +24,10 @@ class Category(db.Model):
     icon: Mapped[str] = mapped_column(String(255), default="")  # an icon name or URL for the mini-program
     # a sub-category (工地扬尘 under 扬尘) inherits what it leaves unset from its parent
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
-    # 处置时限 handling deadline from dispatch, in hours
+    # 处置时限 from dispatch, in working hours (a working day has WORKDAY_HOURS); None inherits
     deadline_hours: Mapped[int | None] = mapped_column(default=None)
+    # 签收时限 from dispatch, in working hours; None inherits, then the SIGNOFF_HOURS setting
+    signoff_hours: Mapped[int | None] = mapped_column(default=None)
     lead_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))  # 牵头单位
     # 配合单位: named co-units, and/or the territorial unit (属地) of the report's location
     co_territorial: Mapped[bool] = mapped_column(default=False)
@@ -49,5 +51,9 @@ class Category(db.Model):
     def effective_deadline_hours(self) -> int:
         return next((c.deadline_hours for c in self.lineage() if c.deadline_hours), DEFAULT_DEADLINE_HOURS)
 
+    @property
+    def effective_signoff_hours(self) -> int | None:
+        return next((c.signoff_hours for c in self.lineage() if c.signoff_hours), None)
 
-DEFAULT_DEADLINE_HOURS = 72
+
+DEFAULT_DEADLINE_HOURS = 24  # three working days

@@ -61,6 +61,8 @@ class RoutingRule(db.Model):
     target: Mapped[RuleTarget] = mapped_column(Enum(RuleTarget, native_enum=False, length=16))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     co_territorial: Mapped[bool] = mapped_column(default=False)
+    # overrides the category's 处置时限 (working hours) for cases this rule routes
+    deadline_hours: Mapped[int | None] = mapped_column(default=None)
     note: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(default=True)
 

@@ -32,6 +32,9 @@ class Unit(db.Model):
     # who is told when the unit's cases run late (督办)
     leader_name: Mapped[str | None] = mapped_column(String(64))
     leader_phone: Mapped[str | None] = mapped_column(String(64))
+    # where the unit's notifications go besides the in-app list: a WeCom group robot or a JSON endpoint
+    webhook_url: Mapped[str | None] = mapped_column(String(512))
+    webhook_kind: Mapped[str | None] = mapped_column(String(16))  # "wecom" or "json"
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)

@@ -1,0 +1,3 @@
+from flask import Blueprint
+
+bp = Blueprint("admin_calendar", __name__, url_prefix="/admin")

@@ -64,6 +64,8 @@ class Config:
     WECHAT_TEMPLATES = os.environ.get("WECHAT_TEMPLATES", "")
     WECHAT_MINIPROGRAM_STATE = os.environ.get("WECHAT_MINIPROGRAM_STATE", "formal")  # formal, trial, developer
     NOTIFY_MAX_ATTEMPTS = _env_int("NOTIFY_MAX_ATTEMPTS", 6)
+    # signs JSON webhook bodies (X-Suishoupai-Signature: sha256=HMAC) so units can verify them
+    WEBHOOK_SECRET = os.environ.get("WEBHOOK_SECRET", "")
 
     # Periodic sweep: reports and photos untouched for this long are enqueued again.
     SWEEP_INTERVAL_SECONDS = _env_int("SWEEP_INTERVAL_SECONDS", 60)
@@ -85,6 +87,14 @@ class TestingConfig(Config):
     WECHAT_APPID = "wx-test-appid"
     WECHAT_SECRET = "wx-test-secret"
     SWEEP_GRACE_SECONDS = 0
+    WECHAT_TEMPLATES: ClassVar[dict] = {
+        kind: {
+            "template_id": f"tmpl-{kind}",
+            "page": "pages/report/detail?id={case_id}",
+            "fields": {"character_string1": "number", "thing2": "category", "phrase3": "status", "time4": "at"},
+        }
+        for kind in ("case_dispatched", "case_replied", "case_rejected", "case_closed")
+    }
 
 
 class ProductionConfig(Config):

@@ -15,6 +15,9 @@ def create_app(config: type[settings.Config] | None = None, overrides: dict | No
     app.config.update(overrides or {})
     if config is settings.ProductionConfig and (problems := config.problems()):
         raise RuntimeError("refusing to start in production: " + "; ".join(problems))
+    from backend.services.workcalendar import parse_work_hours
+
+    parse_work_hours(app.config["WORK_HOURS"])  # a malformed WORK_HOURS fails here, not at the first deadline
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     if app.config.get("BEHIND_PROXY"):

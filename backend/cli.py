@@ -1,25 +1,33 @@
 """Operator commands: `seed-demo`, `create-staff`, `import-regions`, `export-regions` (and Flask-Migrate's `db`)."""
 
+from datetime import datetime
+
 import click
 from flask import Flask
 
+from backend.cli_calendar import register_calendar_commands
 from backend.cli_regions import register_region_commands
 from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.models import StaffRole
-from backend.services import accounts, demo_district
+from backend.models.types import LOCAL_TZ
+from backend.services import accounts, demo_district, workcalendar
 
 
 def register_commands(app: Flask) -> None:
     register_region_commands(app)
+    register_calendar_commands(app)
 
     @app.cli.command("seed-demo")
     @click.option("--with-staff", is_flag=True, help="Also create demo staff logins (password printed).")
     def seed_demo(with_staff: bool) -> None:
         """Load the demo district 攀州市仁和区 (units, categories, regions, routing)."""
         counts = demo_district.load()
+        this_year = datetime.now(LOCAL_TZ).year
+        calendar_rows = workcalendar.seed_from_chinese_calendar([this_year - 1, this_year, this_year + 1])
         staff = demo_district.create_demo_staff() if with_staff else []
         db.session.commit()
+        click.echo(f"working calendar: {calendar_rows} holiday/调休 days written from chinese_calendar")
         click.echo(
             f"demo district loaded: {counts['units']} units, {counts['regions']} regions, "
             f"{counts['categories']} categories"

@@ -33,7 +33,7 @@ def test_sweep_does_not_duplicate_work_already_queued(api, app, redis):
     with app.app_context():
         from backend.services import recovery
 
-        assert recovery.sweep_stuck() == {"cases": 0, "photos": 0}
+        assert recovery.sweep_stuck() == {"cases": 0, "photos": 0, "notifications": 0}
     assert Queue(ROUTING, connection=redis).count == 1
 
 
@@ -80,7 +80,7 @@ def test_scheduler_enqueues_each_slot_once_across_schedulers(app, redis):
     first = enqueue_due(redis, table, now)
     second = enqueue_due(redis, table, now + 1)  # another `python -m workers` process, same slot
     assert first and second == []
-    assert Queue(PERIODIC, connection=redis).count == 1
+    assert Queue(PERIODIC, connection=redis).count == len(table)
     later = enqueue_due(redis, table, now + app.config["SWEEP_INTERVAL_SECONDS"])
     assert len(later) == 1
 

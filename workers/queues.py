@@ -27,9 +27,12 @@ ALL_QUEUES = (ROUTING, PHOTOS, NOTIFY, PERIODIC)
 PROCESS_PHOTO = "workers.jobs.photos.process_photo"
 ROUTE_CASE = "workers.jobs.routing.route_case"
 SWEEP_STUCK = "workers.jobs.maintenance.sweep_stuck"
+RUN_SUPERVISION = "workers.jobs.supervision.run_supervision"
 
-TRANSIENT_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+RETRY_INTERVALS = [5, 30, 120, 600, 1800]  # seconds before the 1st … 5th retry
+TRANSIENT_RETRY = Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS)
 DONE_STATES = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+WAITING_STATES = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,15 @@ class JobRequest:
     args: tuple
     job_id: str
     timeout: int = 120
+    # replace a job with this id that is still waiting (queued, or scheduled for a retry): "do it now"
+    replace_waiting: bool = False
 
 
 def enqueue_unique(connection: Redis, request: JobRequest) -> Job | None:
     """Enqueue under a deterministic id; a job already waiting or running with that id wins.
 
-    A finished or failed job with the same id is replaced, so the sweep can always try again.
+    A finished or failed job with the same id is replaced, so the sweep can always try again; with
+    `replace_waiting`, so is one still waiting. A running one is never replaced.
     """
     queue = Queue(request.queue, connection=connection)
     options = dict(
@@ -59,7 +65,8 @@ def enqueue_unique(connection: Redis, request: JobRequest) -> Job | None:
         return queue.enqueue(request.func, **options)
     except DuplicateJobError:
         existing = Job.fetch(request.job_id, connection=connection)
-        if existing.get_status(refresh=True) not in DONE_STATES:
+        status = existing.get_status(refresh=True)
+        if status not in DONE_STATES and not (request.replace_waiting and status in WAITING_STATES):
             return None
         existing.delete()
         try:

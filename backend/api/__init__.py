@@ -2,10 +2,20 @@ from flask import Blueprint, Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from backend.api import admin, admin_calendar, admin_map, admin_regions, auth, citizen, media, unit
+    from backend.api import (
+        admin,
+        admin_calendar,
+        admin_map,
+        admin_regions,
+        admin_supervision,
+        auth,
+        citizen,
+        media,
+        unit,
+    )
 
     api = Blueprint("api", __name__, url_prefix="/api/v1")
-    for module in (auth, citizen, unit, admin, admin_map, admin_regions, admin_calendar):
+    for module in (auth, citizen, unit, admin, admin_map, admin_regions, admin_calendar, admin_supervision):
         api.register_blueprint(module.bp)
     app.register_blueprint(api)
     app.register_blueprint(media.bp)

@@ -7,7 +7,8 @@ from backend.schemas.case import CitizenReportOut, RatingIn, ReportIn
 from backend.schemas.catalogue import CategoryOut
 from backend.schemas.common import PageArgs, page_of
 from backend.schemas.photo import PhotoUploadedOut
-from backend.services import cases, intake, photos, workflow
+from backend.schemas.supervision import SubscriptionsIn
+from backend.services import cases, intake, photos, subscriptions, workflow
 
 bp = Blueprint("citizen", __name__)
 
@@ -56,3 +57,19 @@ def rate_report(case_id: int):
     workflow.rate(case, actor(), data["rating"], data["comment"])
     db.session.commit()
     return CitizenReportOut().dump(cases.for_reporter(case_id, current_principal().id))
+
+
+@bp.get("/subscriptions")
+@citizen_required
+def my_subscriptions():
+    """Templates to offer in wx.requestSubscribeMessage, and how many messages the citizen has granted."""
+    return {"templates": subscriptions.offered_templates(), "remaining": subscriptions.quotas(current_principal().id)}
+
+
+@bp.post("/subscriptions")
+@citizen_required
+def grant_subscriptions():
+    """The template ids the citizen accepted (the "accept" results of wx.requestSubscribeMessage)."""
+    remaining = subscriptions.grant(current_principal().id, json_body(SubscriptionsIn())["template_ids"])
+    db.session.commit()
+    return {"templates": subscriptions.offered_templates(), "remaining": remaining}

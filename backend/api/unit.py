@@ -5,7 +5,8 @@ from backend.auth import current_principal, unit_staff_required
 from backend.extensions import db
 from backend.schemas.case import CommentIn, ReasonIn, ReplyIn, StaffCaseOut, UnitCaseArgs
 from backend.schemas.common import page_of
-from backend.services import cases, workflow
+from backend.schemas.supervision import ExtensionIn, ExtensionOut, InboxArgs, InboxItemOut
+from backend.services import cases, extensions, inbox, workflow
 
 bp = Blueprint("unit", __name__, url_prefix="/unit")
 
@@ -63,3 +64,27 @@ def reply_case(case_id: int):
     workflow.reply(_own_case(case_id), actor(), data["content"], data["photo_ids"])
     db.session.commit()
     return _fresh(case_id)
+
+
+@bp.post("/cases/<int:case_id>/extension")
+@unit_staff_required
+def request_extension(case_id: int):
+    """延期申请."""
+    data = json_body(ExtensionIn())
+    extension = extensions.request(_own_case(case_id), actor(), data["reason"], data["extra_working_hours"])
+    db.session.commit()
+    return ExtensionOut().dump(extension), 201
+
+
+@bp.get("/notifications")
+@unit_staff_required
+def list_notifications():
+    return page_of(InboxItemOut(), inbox.listing(current_principal().unit_id, **query_args(InboxArgs())))
+
+
+@bp.post("/notifications/<int:notification_id>/read")
+@unit_staff_required
+def read_notification(notification_id: int):
+    notification = inbox.mark_read(notification_id, current_principal().unit_id)
+    db.session.commit()
+    return InboxItemOut().dump(notification)

@@ -3,12 +3,23 @@
 from marshmallow import Schema, fields, validate
 
 from backend.models import CaseStatus, CoordSystem, EventType, Rating
+from backend.models.types import utcnow
 from backend.schemas.auth import UnitRefOut
 from backend.schemas.common import LocalDateTime, PageArgs, local_iso
 from backend.schemas.photo import PhotoRefOut
+from backend.services import deadlines
 
 # What a citizen's timeline leaves out: internal routing chatter between units and dispatchers.
-INTERNAL_EVENTS = {EventType.RETURNED, EventType.ROUTING_UNMATCHED, EventType.COMMENTED}
+INTERNAL_EVENTS = {
+    EventType.RETURNED,
+    EventType.ROUTING_UNMATCHED,
+    EventType.COMMENTED,
+    EventType.REMINDED,
+    EventType.OVERDUE,
+    EventType.EXTENSION_REQUESTED,
+    EventType.EXTENSION_APPROVED,
+    EventType.EXTENSION_DENIED,
+}
 
 
 class LocationIn(Schema):
@@ -140,6 +151,10 @@ class StaffCaseOut(_CaseBase):
     unit = fields.Nested(UnitRefOut, allow_none=True)
     co_units = fields.List(fields.Nested(UnitRefOut))
     deadline = LocalDateTime(attribute="deadline_at", allow_none=True)
+    signoff_deadline = LocalDateTime(attribute="signoff_deadline_at", allow_none=True)
+    working_hours_left = fields.Function(lambda case: deadlines.working_hours_left(case, utcnow()))
+    overdue = fields.Function(lambda case: deadlines.is_overdue(case, utcnow()))
+    escalation_level = fields.Integer()
     needs_review = fields.Boolean()
     routing_status = fields.String()
     routing_reason = fields.String(allow_none=True)

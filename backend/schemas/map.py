@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
+from backend.clients.webhooks import redact
 from backend.models import CoordSystem, RuleTarget, UnitKind
 from backend.schemas.auth import UnitRefOut
 from backend.schemas.common import LocalDateTime, PageArgs
@@ -19,6 +20,8 @@ class UnitIn(Schema):
     contact_phone = fields.String(load_default=None, allow_none=True, validate=PHONE)
     leader_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
     leader_phone = fields.String(load_default=None, allow_none=True, validate=PHONE)
+    webhook_url = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"}, require_tld=False)
+    webhook_kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(["wecom", "json"]))
     active = fields.Boolean(load_default=True)
 
 
@@ -42,6 +45,8 @@ class UnitDetailOut(Schema):
     contact_phone = fields.String(allow_none=True)
     leader_name = fields.String(allow_none=True)
     leader_phone = fields.String(allow_none=True)
+    webhook_url = fields.Function(lambda unit: redact(unit.webhook_url))  # never echo the robot key
+    webhook_kind = fields.String(allow_none=True)
     active = fields.Boolean()
     updated_at = LocalDateTime()
 
@@ -52,7 +57,8 @@ class CategoryIn(Schema):
     description = fields.String(load_default="", validate=validate.Length(max=2000))
     icon = fields.String(load_default="", validate=validate.Length(max=255))
     parent_id = fields.Integer(load_default=None, allow_none=True, strict=True)
-    deadline_hours = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=24 * 365))
+    deadline_hours = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=8 * 250))
+    signoff_hours = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=8 * 20))
     lead_unit_id = fields.Integer(load_default=None, allow_none=True, strict=True)
     co_unit_ids = fields.List(fields.Integer(strict=True), load_default=list, validate=validate.Length(max=20))
     co_territorial = fields.Boolean(load_default=False)
@@ -74,6 +80,7 @@ class CategoryDetailOut(Schema):
     parent_id = fields.Integer(allow_none=True)
     deadline_hours = fields.Integer(allow_none=True)
     effective_deadline_hours = fields.Integer()
+    signoff_hours = fields.Integer(allow_none=True)
     lead_unit = fields.Nested(UnitRefOut, allow_none=True)
     co_units = fields.List(fields.Nested(UnitRefOut))
     co_territorial = fields.Boolean()
@@ -88,6 +95,7 @@ class RuleIn(Schema):
     unit_id = fields.Integer(load_default=None, allow_none=True, strict=True)
     co_unit_ids = fields.List(fields.Integer(strict=True), load_default=list, validate=validate.Length(max=20))
     co_territorial = fields.Boolean(load_default=False)
+    deadline_hours = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=8 * 250))
     note = fields.String(load_default="", validate=validate.Length(max=500))
     active = fields.Boolean(load_default=True)
 
@@ -117,12 +125,15 @@ class RuleOut(Schema):
     unit = fields.Nested(UnitRefOut, allow_none=True)
     co_units = fields.List(fields.Nested(UnitRefOut))
     co_territorial = fields.Boolean()
+    deadline_hours = fields.Integer(allow_none=True)
     note = fields.String()
     active = fields.Boolean()
 
 
 class AuditArgs(PageArgs):
-    entity = fields.String(load_default=None, validate=validate.OneOf(["unit", "region", "category", "rule"]))
+    entity = fields.String(
+        load_default=None, validate=validate.OneOf(["unit", "region", "category", "rule", "calendar"])
+    )
     entity_id = fields.Integer(load_default=None)
 
 

@@ -13,6 +13,7 @@ FIELDS = (
     "icon",
     "parent_id",
     "deadline_hours",
+    "signoff_hours",
     "lead_unit_id",
     "co_territorial",
     "sort_order",

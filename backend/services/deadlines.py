@@ -1,13 +1,40 @@
-"""Handling deadlines (处置时限)."""
+"""Handling and sign-off deadlines (处置时限, 签收时限) in working time."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from backend.models import Category
+from flask import current_app, g
+
+from backend.models import Case, CaseStatus, Category
+from backend.services import workcalendar
 
 
-def due_at(category: Category, start: datetime) -> datetime:
-    """When a case of this category dispatched at `start` is due.
+def calendar() -> workcalendar.WorkCalendar:
+    """Loaded once per request or job (the app context), not once per deadline."""
+    if "work_calendar" not in g:
+        g.work_calendar = workcalendar.current(current_app.config)
+    return g.work_calendar
 
-    Counted in calendar hours for now; working-time counting (weekends, holidays, 调休) is issue #4.
-    """
-    return start + timedelta(hours=category.effective_deadline_hours)
+
+def due_at(category: Category, start: datetime, hours: int | None = None) -> datetime:
+    """When a case of this category dispatched at `start` is due; `hours` overrides (a rule's)."""
+    return calendar().add_working_hours(start, hours or category.effective_deadline_hours)
+
+
+def signoff_due_at(category: Category, start: datetime) -> datetime:
+    hours = category.effective_signoff_hours or current_app.config["SIGNOFF_HOURS"]
+    return calendar().add_working_hours(start, hours)
+
+
+def extended(deadline: datetime, extra_working_hours: int) -> datetime:
+    return calendar().add_working_hours(deadline, extra_working_hours)
+
+
+def working_hours_left(case: Case, now: datetime) -> float | None:
+    """Working hours until the deadline (negative once overdue), while a unit is handling the case."""
+    if case.deadline_at is None or case.status not in (CaseStatus.DISPATCHED, CaseStatus.PROCESSING):
+        return None
+    return round(calendar().working_hours_between(now, case.deadline_at), 2)
+
+
+def is_overdue(case: Case, now: datetime) -> bool:
+    return case.status in (CaseStatus.DISPATCHED, CaseStatus.PROCESSING) and case.deadline_at <= now

@@ -1,12 +1,14 @@
-"""The sweep: anything committed but never picked up (Redis was down, a worker died) is enqueued again."""
+"""The sweep: anything committed but never picked up (Redis was down, a worker died) is enqueued again:
+reports waiting for routing, photos waiting for their copies, notifications waiting for delivery."""
 
 from datetime import timedelta
 
 from flask import current_app
 
 from backend.extensions import db, redis_store
-from backend.models import Case, CaseStatus, Photo, PhotoStatus, RoutingStatus
+from backend.models import Case, CaseStatus, DeliveryStatus, Notification, Photo, PhotoStatus, RoutingStatus
 from backend.models.types import utcnow
+from backend.services.notify import deliver_job
 from workers.queues import enqueue_unique, process_photo_job, route_case_job
 
 BATCH = 500
@@ -30,7 +32,19 @@ def sweep_stuck() -> dict:
         .order_by(Photo.id)
         .limit(BATCH)
     ).all()
+    # pending notifications whose retry time has passed (or that never got a job)
+    notification_ids = db.session.scalars(
+        db.select(Notification.id)
+        .where(
+            Notification.status == DeliveryStatus.PENDING,
+            Notification.created_at <= cutoff,
+            db.or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= utcnow()),
+        )
+        .order_by(Notification.id)
+        .limit(BATCH)
+    ).all()
     connection = redis_store.client
     requeued_cases = sum(enqueue_unique(connection, route_case_job(i)) is not None for i in case_ids)
     requeued_photos = sum(enqueue_unique(connection, process_photo_job(i)) is not None for i in photo_ids)
-    return {"cases": requeued_cases, "photos": requeued_photos}
+    requeued_notifications = sum(enqueue_unique(connection, deliver_job(i)) is not None for i in notification_ids)
+    return {"cases": requeued_cases, "photos": requeued_photos, "notifications": requeued_notifications}

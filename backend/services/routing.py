@@ -40,6 +40,7 @@ class Candidate:
     rule_id: int | None = None
     region_id: int | None = None
     co_units: list[Unit] = field(default_factory=list)
+    deadline_hours: int | None = None  # a rule's override of the category's 处置时限
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def candidates(point: Point, category: Category) -> tuple[list[Candidate], str]:
         if unit is not None:
             co = _co_units(rule.co_units, rule.co_territorial, territorial, unit)
             reason = f"规则#{rule.id}（{label}）：派遣至{unit.name}"
-            found.append(Candidate(unit, reason, rule.id, (region or finest).id, co))
+            found.append(Candidate(unit, reason, rule.id, (region or finest).id, co, rule.deadline_hours))
 
     for region in ordered_regions:
         for cat in lineage:
@@ -144,7 +145,9 @@ def route_case(case_id: int) -> Case | None:
             reason_if_none = "候选单位均已退单，等待人工派遣"
         return workflow.mark_unrouted(case, reason_if_none)
     choice = remaining[0]
-    return workflow.route(case, choice.unit, choice.co_units, choice.region_id, choice.rule_id, choice.reason)
+    return workflow.route(
+        case, choice.unit, choice.co_units, choice.region_id, choice.rule_id, choice.reason, choice.deadline_hours
+    )
 
 
 def explain(lat: float, lng: float, coord: str, category: str) -> tuple[list[Candidate], str]:

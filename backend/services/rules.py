@@ -7,7 +7,7 @@ from backend.services import audit
 from backend.services.actors import Actor
 from backend.services.categories import active_units
 
-FIELDS = ("category_id", "region_id", "target", "unit_id", "co_territorial", "note", "active")
+FIELDS = ("category_id", "region_id", "target", "unit_id", "co_territorial", "deadline_hours", "note", "active")
 
 
 def get(rule_id: int) -> RoutingRule:

@@ -1,5 +1,6 @@
 """Responsible units: the hierarchy district → department / street-township → community → grid."""
 
+from backend.clients.webhooks import redact
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.models import Case, CaseStatus, Category, RoutingRule, Unit, UnitKind
@@ -7,8 +8,26 @@ from backend.models.case import case_co_units
 from backend.services import audit, workflow
 from backend.services.actors import Actor
 
-FIELDS = ("code", "name", "kind", "parent_id", "contact_name", "contact_phone", "leader_name", "leader_phone", "active")
+FIELDS = (
+    "code",
+    "name",
+    "kind",
+    "parent_id",
+    "contact_name",
+    "contact_phone",
+    "leader_name",
+    "leader_phone",
+    "webhook_url",
+    "webhook_kind",
+    "active",
+)
 OPEN_STATUSES = (CaseStatus.DISPATCHED, CaseStatus.PROCESSING)
+
+
+def _snapshot(unit: Unit) -> dict:
+    snapshot = audit.snapshot(unit, FIELDS)
+    snapshot["webhook_url"] = redact(snapshot["webhook_url"])  # the audit trail must not keep the robot key
+    return snapshot
 
 
 def get(unit_id: int) -> Unit:
@@ -48,7 +67,7 @@ def create(data: dict, actor: Actor) -> Unit:
     unit = Unit(**{key: value for key, value in data.items() if key in FIELDS})
     db.session.add(unit)
     db.session.flush()
-    audit.record(actor, "create", "unit", unit.id, None, audit.snapshot(unit, FIELDS))
+    audit.record(actor, "create", "unit", unit.id, None, _snapshot(unit))
     return unit
 
 
@@ -79,7 +98,7 @@ def _deactivate(unit: Unit) -> int:
 
 
 def update(unit: Unit, data: dict, actor: Actor) -> Unit:
-    before = audit.snapshot(unit, FIELDS)
+    before = _snapshot(unit)
     if "parent_id" in data:
         _check_parent(unit, data["parent_id"])
     if data.get("active") is False and unit.active:
@@ -88,5 +107,5 @@ def update(unit: Unit, data: dict, actor: Actor) -> Unit:
         if key in FIELDS and key != "code":
             setattr(unit, key, value)
     db.session.flush()
-    audit.record(actor, "update", "unit", unit.id, before, audit.snapshot(unit, FIELDS))
+    audit.record(actor, "update", "unit", unit.id, before, _snapshot(unit))
     return unit

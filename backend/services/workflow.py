@@ -27,7 +27,7 @@ from backend.models import (
     Unit,
 )
 from backend.models.types import utcnow
-from backend.services import deadlines, photos
+from backend.services import deadlines, notify, photos
 from backend.services.actors import Actor
 from workers.queues import enqueue_after_commit, route_case_job
 
@@ -70,6 +70,8 @@ TRANSITIONS: dict[str, Transition] = {
     # the unit was deactivated: its open cases go back to the dispatcher's queue
     "recall": Transition(frozenset({S.DISPATCHED, S.PROCESSING}), S.PENDING, EventType.RETURNED, _is_system),
     "close_by_rating": Transition(frozenset({S.REPLIED}), S.CLOSED, EventType.CLOSED, _is_reporter),
+    # nobody rated a replied case within AUTO_CLOSE_DAYS
+    "auto_close": Transition(frozenset({S.REPLIED}), S.CLOSED, EventType.CLOSED, _is_system),
 }
 
 STATUS_NAMES = {
@@ -118,11 +120,21 @@ def record_submission(case: Case, actor: Actor) -> None:
     case.events.append(CaseEvent(type=EventType.SUBMITTED, at=utcnow(), actor_kind=actor.kind, note="", data={}))
 
 
-def _assign(case: Case, unit: Unit, co_units: list[Unit], now: datetime) -> None:
+def _start_clock(case: Case, now: datetime, deadline_hours: int | None = None) -> None:
+    """A fresh deadline, and supervision starts over for it."""
+    case.deadline_at = deadlines.due_at(case.category, now, deadline_hours)
+    case.reminded_at = None
+    case.escalation_level = 0
+    case.escalated_at = None
+
+
+def _assign(case: Case, unit: Unit, co_units: list[Unit], now: datetime, deadline_hours: int | None = None) -> None:
     case.unit_id = unit.id
     case.unit = unit
     case.co_units = [u for u in co_units if u.id != unit.id]
-    case.deadline_at = deadlines.due_at(case.category, now)
+    _start_clock(case, now, deadline_hours)
+    case.signoff_deadline_at = deadlines.signoff_due_at(case.category, now)
+    case.signoff_overdue_at = None
 
 
 def _unassign(case: Case) -> None:
@@ -130,31 +142,57 @@ def _unassign(case: Case) -> None:
     case.unit = None
     case.co_units = []
     case.deadline_at = None
+    case.signoff_deadline_at = None
 
 
 def route(
-    case: Case, unit: Unit, co_units: list[Unit], region_id: int | None, rule_id: int | None, reason: str
+    case: Case,
+    unit: Unit,
+    co_units: list[Unit],
+    region_id: int | None,
+    rule_id: int | None,
+    reason: str,
+    deadline_hours: int | None = None,
 ) -> Case:
     """自动派遣: the routing job assigns the unit the rules picked, and the co-units."""
     data = {"rule_id": rule_id, "reason": reason, "co_unit_ids": [u.id for u in co_units]}
     event = _apply(case, "route", Actor.system(), note=f"已派遣至{unit.name}", data=data)
     event.unit_id = unit.id
-    _assign(case, unit, co_units, event.at)
+    _assign(case, unit, co_units, event.at, deadline_hours)
     case.region_id = region_id
     case.routing_rule_id = rule_id
     case.routing_status = RoutingStatus.ROUTED
+    return _finish(case, event)
+
+
+def _record(case: Case, event_type: EventType, actor: Actor, note: str = "", data: dict | None = None) -> CaseEvent:
+    """A timeline event that does not change the status (comments, ratings, reminders, 督办 …)."""
+    event = CaseEvent(
+        type=event_type,
+        at=utcnow(),
+        actor_kind=actor.kind,
+        staff_id=actor.staff_id,
+        unit_id=actor.unit_id,
+        note=note,
+        data=data or {},
+    )
+    case.events.append(event)
+    case.updated_at = event.at
+    return event
+
+
+def _finish(case: Case, *events: CaseEvent) -> Case:
+    """Flush, then write the outbox rows announcing the events, in the same transaction."""
     db.session.flush()
+    for event in events:
+        notify.announce(case, event)
     return case
 
 
 def mark_unrouted(case: Case, reason: str) -> Case:
     """No rule matched: the case waits in the dispatcher's queue."""
     case.routing_status = RoutingStatus.UNMATCHED
-    case.events.append(
-        CaseEvent(type=EventType.ROUTING_UNMATCHED, at=utcnow(), actor_kind=ActorKind.SYSTEM, note=reason, data={})
-    )
-    db.session.flush()
-    return case
+    return _finish(case, _record(case, EventType.ROUTING_UNMATCHED, Actor.system(), reason))
 
 
 def dispatch(case: Case, unit: Unit, actor: Actor, co_units: list[Unit] = ()) -> Case:
@@ -166,89 +204,77 @@ def dispatch(case: Case, unit: Unit, actor: Actor, co_units: list[Unit] = ()) ->
     event.unit_id = unit.id
     _assign(case, unit, list(co_units), event.at)
     case.routing_status = RoutingStatus.MANUAL
-    db.session.flush()
-    return case
+    return _finish(case, event)
 
 
 def accept(case: Case, actor: Actor) -> Case:
     """签收."""
-    _apply(case, "accept", actor, note="已签收，正在处置")
-    db.session.flush()
-    return case
+    return _finish(case, _apply(case, "accept", actor, note="已签收，正在处置"))
 
 
 def return_case(case: Case, actor: Actor, reason: str) -> Case:
     """退单: not this unit's responsibility. Routing tries the next candidate that has not returned
     it; when none is left the case waits for manual dispatch."""
-    _apply(case, "return", actor, note=reason, data={"unit_id": case.unit_id})
+    event = _apply(case, "return", actor, note=reason, data={"unit_id": case.unit_id})
     _unassign(case)
     case.routing_status = RoutingStatus.QUEUED
-    db.session.flush()
     enqueue_after_commit(db.session, route_case_job(case.id))
-    return case
+    return _finish(case, event)
 
 
 def recall(case: Case, reason: str) -> Case:
     """The assigned unit was deactivated: the case goes back to the dispatcher's queue."""
-    _apply(case, "recall", Actor.system(), note=reason, data={"unit_id": case.unit_id})
+    event = _apply(case, "recall", Actor.system(), note=reason, data={"unit_id": case.unit_id})
     _unassign(case)
     case.routing_status = RoutingStatus.MANUAL
-    db.session.flush()
-    return case
+    return _finish(case, event)
 
 
 def comment(case: Case, actor: Actor, content: str) -> Case:
     """A note from the lead unit, a co-unit or a dispatcher; internal, the status does not change."""
-    case.events.append(
-        CaseEvent(
-            type=EventType.COMMENTED,
-            at=utcnow(),
-            actor_kind=actor.kind,
-            staff_id=actor.staff_id,
-            unit_id=actor.unit_id,
-            note=content,
-            data={},
-        )
-    )
-    case.updated_at = utcnow()
-    db.session.flush()
-    return case
+    return _finish(case, _record(case, EventType.COMMENTED, actor, content))
 
 
 def reply(case: Case, actor: Actor, content: str, photo_ids: list[int]) -> Case:
     """反馈: the unit reports what it did, with after-photos it uploaded."""
     after_photos = photos.claimable(photo_ids, actor)
     event = _apply(case, "reply", actor, note=content)
+    case.replied_at = event.at
     db.session.flush()
     photos.attach(after_photos, event_id=event.id)
-    return case
+    return _finish(case, event)
 
 
 def close(case: Case, actor: Actor, note: str = "") -> Case:
     """结案 after verification (核查)."""
-    _apply(case, "close", actor, note=note or "已办结")
-    case.closed_at = utcnow()
+    event = _apply(case, "close", actor, note=note or "已办结")
+    case.closed_at = event.at
     case.needs_review = False
-    db.session.flush()
-    return case
+    return _finish(case, event)
+
+
+def auto_close(case: Case, days: int) -> Case:
+    """Nobody rated the reply within `days`: the case closes (回访 found no objection)."""
+    event = _apply(case, "auto_close", Actor.system(), note=f"反馈后{days}天未评价，自动办结")
+    case.closed_at = event.at
+    return _finish(case, event)
 
 
 def rework(case: Case, actor: Actor, reason: str) -> Case:
     """返工: verification failed; the unit handles it again."""
     event = _apply(case, "rework", actor, note=reason)
-    case.deadline_at = deadlines.due_at(case.category, event.at)
+    _start_clock(case, event.at)
     case.needs_review = False
-    db.session.flush()
-    return case
+    return _finish(case, event)
 
 
 def reject(case: Case, actor: Actor, reason: str) -> Case:
     """不予受理: not a valid report."""
-    _apply(case, "reject", actor, note=reason)
-    case.closed_at = utcnow()
+    event = _apply(case, "reject", actor, note=reason)
+    case.closed_at = event.at
     case.deadline_at = None
-    db.session.flush()
-    return case
+    case.signoff_deadline_at = None
+    return _finish(case, event)
 
 
 def rate(case: Case, actor: Actor, rating: Rating, comment: str) -> Case:
@@ -259,19 +285,47 @@ def rate(case: Case, actor: Actor, rating: Rating, comment: str) -> Case:
         raise Conflict("案件办理完成后才能评价", code="invalid_transition")
     if case.rating is not None:
         raise Conflict("已经评价过了", code="already_rated")
-    now = utcnow()
-    case.rating = rating
-    case.rating_comment = comment
-    case.rated_at = now
-    case.events.append(
-        CaseEvent(
-            type=EventType.RATED, at=now, actor_kind=ActorKind.CITIZEN, note=comment, data={"rating": rating.value}
-        )
-    )
+    rated = _record(case, EventType.RATED, actor, comment, {"rating": rating.value})
+    case.rating, case.rating_comment, case.rated_at = rating, comment, rated.at
+    events = [rated]
     if rating == Rating.UNSATISFIED:
         case.needs_review = case.status == S.REPLIED
     elif case.status == S.REPLIED:
-        _apply(case, "close_by_rating", actor, note="市民评价后办结")
-        case.closed_at = now
-    db.session.flush()
-    return case
+        events.append(_apply(case, "close_by_rating", actor, note="市民评价后办结"))
+        case.closed_at = rated.at
+    return _finish(case, *events)
+
+
+def remind(case: Case, text: str) -> Case:
+    """临期提醒 to the lead unit, once per deadline."""
+    case.reminded_at = utcnow()
+    return _finish(case, _record(case, EventType.REMINDED, Actor.system(), text))
+
+
+def escalate(case: Case, level: int, text: str) -> Case:
+    """超期 → 督办 (level 1), and a second level if it stays overdue."""
+    now = utcnow()
+    if level == 1:
+        case.overdue_at = case.overdue_at or now
+    case.escalation_level = level
+    case.escalated_at = now
+    return _finish(case, _record(case, EventType.OVERDUE, Actor.system(), text, {"level": level}))
+
+
+def record_signoff_overdue(case: Case, text: str) -> Case:
+    case.signoff_overdue_at = utcnow()
+    return _finish(case, _record(case, EventType.REMINDED, Actor.system(), text, {"signoff": True}))
+
+
+def record_extension(case: Case, event_type: EventType, actor: Actor, note: str, data: dict) -> CaseEvent:
+    event = _record(case, event_type, actor, note, data)
+    _finish(case, event)
+    return event
+
+
+def extend_deadline(case: Case, new_deadline: datetime) -> None:
+    """An approved 延期: the new deadline, and supervision starts over for it."""
+    case.deadline_at = new_deadline
+    case.reminded_at = None
+    case.escalation_level = 0
+    case.escalated_at = None

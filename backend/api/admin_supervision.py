@@ -1,0 +1,80 @@
+"""督办 for dispatchers: the supervision view, extension decisions, notifications and their failures."""
+
+from flask import Blueprint
+
+from backend.api.common import actor, json_body, query_args
+from backend.auth import dispatcher_required
+from backend.extensions import db
+from backend.schemas.common import PageArgs, page_of
+from backend.schemas.supervision import (
+    DenyIn,
+    ExtensionDecisionIn,
+    ExtensionOut,
+    InboxArgs,
+    InboxItemOut,
+    NotificationArgs,
+    NotificationOut,
+    SupervisionOut,
+)
+from backend.services import delivery, extensions, inbox, supervision
+
+bp = Blueprint("admin_supervision", __name__, url_prefix="/admin")
+
+
+@bp.get("/supervision")
+@dispatcher_required
+def supervision_view():
+    return SupervisionOut().dump(supervision.overview())
+
+
+@bp.get("/extensions")
+@dispatcher_required
+def pending_extensions():
+    return page_of(ExtensionOut(), extensions.pending(**query_args(PageArgs())))
+
+
+@bp.post("/extensions/<int:extension_id>/approve")
+@dispatcher_required
+def approve_extension(extension_id: int):
+    data = json_body(ExtensionDecisionIn())
+    extension = extensions.approve(extensions.get(extension_id), actor(), data["note"], data["extra_working_hours"])
+    db.session.commit()
+    return ExtensionOut().dump(extension)
+
+
+@bp.post("/extensions/<int:extension_id>/deny")
+@dispatcher_required
+def deny_extension(extension_id: int):
+    extension = extensions.deny(extensions.get(extension_id), actor(), json_body(DenyIn())["note"])
+    db.session.commit()
+    return ExtensionOut().dump(extension)
+
+
+@bp.get("/notifications")
+@dispatcher_required
+def list_notifications():
+    """Every outbox row, e.g. ?status=failed for what could not be delivered."""
+    return page_of(NotificationOut(), delivery.listing(**query_args(NotificationArgs())))
+
+
+@bp.post("/notifications/<int:notification_id>/retry")
+@dispatcher_required
+def retry_notification(notification_id: int):
+    notification = delivery.retry(notification_id)
+    db.session.commit()
+    return NotificationOut().dump(notification)
+
+
+@bp.get("/inbox")
+@dispatcher_required
+def dispatch_inbox():
+    """The dispatch center's in-app notifications (returns, replies to verify, 督办, extension requests)."""
+    return page_of(InboxItemOut(), inbox.listing(None, **query_args(InboxArgs())))
+
+
+@bp.post("/inbox/<int:notification_id>/read")
+@dispatcher_required
+def read_dispatch_notification(notification_id: int):
+    notification = inbox.mark_read(notification_id, None)
+    db.session.commit()
+    return InboxItemOut().dump(notification)

@@ -1,0 +1,92 @@
+"""延期申请: the lead unit asks for more time; a dispatcher approves (a new deadline) or denies."""
+
+from backend.errors import Conflict, Forbidden, NotFound
+from backend.extensions import db
+from backend.models import Case, CaseStatus, EventType, ExtensionRequest, ExtensionStatus
+from backend.models.types import LOCAL_TZ, utcnow
+from backend.services import deadlines, notify, workflow
+from backend.services.actors import Actor
+
+OPEN = (CaseStatus.DISPATCHED, CaseStatus.PROCESSING)
+
+
+def _local(at) -> str:
+    return at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def request(case: Case, actor: Actor, reason: str, extra_working_hours: int) -> ExtensionRequest:
+    if not (actor.is_unit_staff and actor.unit_id == case.unit_id):
+        raise Forbidden("只有牵头单位可以申请延期", code="not_lead_unit")
+    if case.status not in OPEN or case.deadline_at is None:
+        raise Conflict("案件当前状态不能申请延期", code="invalid_transition")
+    pending = db.session.scalar(
+        db.select(ExtensionRequest.id).where(
+            ExtensionRequest.case_id == case.id, ExtensionRequest.status == ExtensionStatus.PENDING
+        )
+    )
+    if pending is not None:
+        raise Conflict("已有待审批的延期申请", code="extension_pending")
+    extension = ExtensionRequest(
+        case_id=case.id,
+        unit_id=case.unit_id,
+        requested_by_id=actor.staff_id,
+        reason=reason,
+        extra_working_hours=extra_working_hours,
+        old_deadline_at=case.deadline_at,
+    )
+    db.session.add(extension)
+    db.session.flush()
+    note = f"申请延期 {extra_working_hours} 个工作小时：{reason}"
+    workflow.record_extension(case, EventType.EXTENSION_REQUESTED, actor, note, {"extension_id": extension.id})
+    notify.to_dispatch_center("extension_requested", case, f"extension-{extension.id}:requested", note)
+    return extension
+
+
+def get(extension_id: int) -> ExtensionRequest:
+    extension = db.session.get(ExtensionRequest, extension_id)
+    if extension is None:
+        raise NotFound("延期申请不存在", code="extension_not_found")
+    return extension
+
+
+def _decidable(extension: ExtensionRequest, approving: bool) -> Case:
+    """A pending request; approval also needs the case still open at the requesting unit (a request left
+    behind by a returned or replied case can still be denied, so it never blocks the queue)."""
+    if extension.status != ExtensionStatus.PENDING:
+        raise Conflict("该延期申请已处理", code="extension_decided")
+    case = db.session.get(Case, extension.case_id)
+    if approving and (case.status not in OPEN or case.unit_id != extension.unit_id):
+        raise Conflict("案件已不在申请单位办理中，只能不予批准", code="invalid_transition")
+    return case
+
+
+def approve(extension: ExtensionRequest, actor: Actor, note: str, extra_working_hours: int | None) -> ExtensionRequest:
+    case = _decidable(extension, approving=True)
+    hours = extra_working_hours or extension.extra_working_hours
+    extension.new_deadline_at = deadlines.extended(case.deadline_at, hours)
+    extension.status, extension.decided_by_id, extension.decided_at = ExtensionStatus.APPROVED, actor.staff_id, utcnow()
+    extension.decision_note = note
+    workflow.extend_deadline(case, extension.new_deadline_at)
+    text = f"同意延期 {hours} 个工作小时，新的处置时限 {_local(extension.new_deadline_at)}"
+    workflow.record_extension(
+        case, EventType.EXTENSION_APPROVED, actor, f"{text}。{note}".rstrip("。"), {"extension_id": extension.id}
+    )
+    notify.to_unit(case.unit, "extension_decided", case, f"extension-{extension.id}:decided", text)
+    return extension
+
+
+def deny(extension: ExtensionRequest, actor: Actor, note: str) -> ExtensionRequest:
+    case = _decidable(extension, approving=False)
+    extension.status, extension.decided_by_id, extension.decided_at = ExtensionStatus.DENIED, actor.staff_id, utcnow()
+    extension.decision_note = note
+    text = f"不同意延期：{note}"
+    workflow.record_extension(case, EventType.EXTENSION_DENIED, actor, text, {"extension_id": extension.id})
+    notify.to_unit(extension.unit, "extension_decided", case, f"extension-{extension.id}:decided", text)
+    return extension
+
+
+def pending(page: int, per_page: int) -> dict:
+    query = db.select(ExtensionRequest).where(ExtensionRequest.status == ExtensionStatus.PENDING)
+    total = db.session.scalar(db.select(db.func.count()).select_from(query.subquery()))
+    items = db.session.scalars(query.order_by(ExtensionRequest.id).limit(per_page).offset((page - 1) * per_page))
+    return {"items": list(items), "total": total, "page": page, "per_page": per_page}

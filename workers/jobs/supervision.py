@@ -1,0 +1,6 @@
+from backend.services import supervision
+
+
+def run_supervision() -> dict:
+    """Reminders, sign-off and deadline overdue, 督办 levels, auto-close. Safe to run twice."""
+    return supervision.run()

@@ -67,6 +67,35 @@ class Config:
     # signs JSON webhook bodies (X-Suishoupai-Signature: sha256=HMAC) so units can verify them
     WEBHOOK_SECRET = os.environ.get("WEBHOOK_SECRET", "")
 
+    # 有奖举报 abuse control: each signal is shown on the claim; those listed in REWARD_HOLD_SIGNALS hold it
+    REWARD_OLD_PHOTO_DAYS = _env_int("REWARD_OLD_PHOTO_DAYS", 3)  # EXIF time this much older than the report
+    REWARD_BURST_PER_HOUR = _env_int("REWARD_BURST_PER_HOUR", 5)  # reports by one citizen within an hour
+    REWARD_SAME_SPOT_METERS = _env_int("REWARD_SAME_SPOT_METERS", 50)
+    REWARD_SAME_SPOT_COUNT = _env_int("REWARD_SAME_SPOT_COUNT", 3)  # within 30 days, by one citizen
+    REWARD_DUPLICATE_METERS = _env_int("REWARD_DUPLICATE_METERS", 100)  # an earlier report of the same problem
+    REWARD_DUPLICATE_DAYS = _env_int("REWARD_DUPLICATE_DAYS", 7)
+    REWARD_SIMILAR_PHOTO_BITS = _env_int("REWARD_SIMILAR_PHOTO_BITS", 8)  # dHash distance for "the same photo"
+    REWARD_HOLD_SIGNALS = os.environ.get(
+        "REWARD_HOLD_SIGNALS",
+        "same_photo,similar_photo,old_photo,burst,same_spot,earlier_report,over_daily_cap,over_monthly_cap,suspended",
+    )
+
+    # WeChat Pay merchant transfer (商家转账) for reward payouts
+    WECHATPAY_API_BASE = os.environ.get("WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com")
+    WECHATPAY_MCHID = os.environ.get("WECHATPAY_MCHID", "")
+    WECHATPAY_SERIAL_NO = os.environ.get("WECHATPAY_SERIAL_NO", "")  # the merchant API certificate's serial
+    WECHATPAY_PRIVATE_KEY_PATH = os.environ.get("WECHATPAY_PRIVATE_KEY_PATH", "")
+    WECHATPAY_PUBLIC_KEYS = os.environ.get("WECHATPAY_PUBLIC_KEYS", "")  # JSON {key id or serial: PEM path}
+    WECHATPAY_APIV3_KEY = os.environ.get("WECHATPAY_APIV3_KEY", "")
+    WECHATPAY_TRANSFER_SCENE_ID = os.environ.get("WECHATPAY_TRANSFER_SCENE_ID", "")  # 转账场景ID
+    # 转账场景报备信息 required by the scene, JSON {info_type: info_content}
+    WECHATPAY_SCENE_REPORT_INFOS = os.environ.get(
+        "WECHATPAY_SCENE_REPORT_INFOS", '{"活动名称": "随手拍有奖举报", "奖励说明": "举报城市管理问题经核实后的奖励"}'
+    )
+    WECHATPAY_TRANSFER_REMARK = os.environ.get("WECHATPAY_TRANSFER_REMARK", "随手拍有奖举报奖励")
+    WECHATPAY_NOTIFY_URL = os.environ.get("WECHATPAY_NOTIFY_URL", "")
+    PAYOUT_POLL_INTERVAL_SECONDS = _env_int("PAYOUT_POLL_INTERVAL_SECONDS", 600)
+
     # Periodic sweep: reports and photos untouched for this long are enqueued again.
     SWEEP_INTERVAL_SECONDS = _env_int("SWEEP_INTERVAL_SECONDS", 60)
     SWEEP_GRACE_SECONDS = _env_int("SWEEP_GRACE_SECONDS", 30)

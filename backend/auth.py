@@ -98,3 +98,5 @@ login_required = _requires(lambda p: True)
 citizen_required = _requires(lambda p: p.kind == CITIZEN)
 unit_staff_required = _requires(lambda p: p.role == StaffRole.UNIT_STAFF and p.unit_id is not None)
 dispatcher_required = _requires(lambda p: p.role in DISPATCH_ROLES)
+# Only reward administrators see who claims a reward (报告人保护); admins can too.
+reward_admin_required = _requires(lambda p: p.role in (StaffRole.REWARD_ADMIN, StaffRole.ADMIN))

@@ -5,7 +5,7 @@ import re
 
 from flask import Flask, jsonify
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -159,6 +159,13 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         log.warning("integrity error: %s", error.orig)
         return _json(Conflict("数据刚被其他操作修改，请刷新后重试", code="concurrent_update").to_dict(), 409)
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(DataError)
+    def handle_out_of_range(error: Exception):
+        # an id or number larger than the database can hold: it cannot name anything
+        db.session.rollback()
+        return _json(NotFound().to_dict(), 404)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):

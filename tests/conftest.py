@@ -10,7 +10,7 @@ from flask_migrate import upgrade
 from redis import Redis
 from rq import SimpleWorker
 from rq.job import Job
-from rq.registry import FailedJobRegistry, FinishedJobRegistry
+from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry
 
 import config
 from backend import create_app
@@ -90,6 +90,12 @@ def run_jobs(app, redis):
             SimpleWorker(ALL_QUEUES, connection=redis).work(burst=True, logging_level="WARNING")
         if not allow_failures:
             for name in ALL_QUEUES:
+                waiting_retry = ScheduledJobRegistry(name, connection=redis).get_job_ids()
+                if waiting_retry:
+                    job = Job.fetch(waiting_retry[0], connection=redis)
+                    result = job.latest_result()
+                    detail = result.exc_string if result else "(no result stored)"
+                    raise AssertionError(f"job {job.id} failed and waits for a retry:\n{detail}")
                 for job_id in FailedJobRegistry(name, connection=redis).get_job_ids():
                     job = Job.fetch(job_id, connection=redis)
                     raise AssertionError(f"job {job_id} failed:\n{job.latest_result().exc_string}")

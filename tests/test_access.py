@@ -189,8 +189,26 @@ STAFF_ROUTES = [
     ("DELETE", "/api/v1/admin/calendar/2027-01-04", {"dispatcher", "admin"}),
     ("GET", "/api/v1/admin/regions", {"dispatcher", "admin"}),
     ("GET", "/api/v1/admin/regions/export", {"dispatcher", "admin"}),
+    ("GET", "/api/v1/reward-admin/rules", {"reward_admin", "admin"}),
+    ("POST", "/api/v1/reward-admin/rules", {"reward_admin", "admin"}),
+    ("PATCH", "/api/v1/reward-admin/rules/1", {"reward_admin", "admin"}),
+    ("GET", "/api/v1/reward-admin/claims", {"reward_admin", "admin"}),
+    ("GET", "/api/v1/reward-admin/claims/1", {"reward_admin", "admin"}),
+    ("POST", "/api/v1/reward-admin/claims/1/approve", {"reward_admin", "admin"}),
+    ("POST", "/api/v1/reward-admin/claims/1/reject", {"reward_admin", "admin"}),
+    ("POST", "/api/v1/reward-admin/claims/bulk", {"reward_admin", "admin"}),
+    ("GET", "/api/v1/reward-admin/citizens/1?purpose=check", {"reward_admin", "admin"}),
+    ("POST", "/api/v1/reward-admin/citizens/1/suspend", {"reward_admin", "admin"}),
+    ("POST", "/api/v1/reward-admin/citizens/1/unsuspend", {"reward_admin", "admin"}),
+    ("GET", "/api/v1/reward-admin/payouts", {"reward_admin", "admin"}),
+    ("POST", "/api/v1/reward-admin/payouts", {"reward_admin", "admin"}),
+    ("GET", "/api/v1/reward-admin/payouts/1", {"reward_admin", "admin"}),
+    ("POST", "/api/v1/reward-admin/payouts/1/offline-paid", {"reward_admin", "admin"}),
+    ("GET", "/api/v1/reward-admin/payouts/1/export.csv", {"reward_admin", "admin"}),
+    ("GET", "/api/v1/reward-admin/stats", {"reward_admin", "admin"}),
 ]
 CITIZEN_ROUTES = [
+    ("GET", "/api/v1/rewards/mine"),
     ("GET", "/api/v1/subscriptions"),
     ("POST", "/api/v1/subscriptions"),
     ("GET", "/api/v1/reports/mine"),
@@ -240,3 +258,16 @@ def test_absurd_paging_is_422_not_500(api):
     dispatcher = api.login_staff("dispatcher")
     response = api.get("/api/v1/admin/cases?page=" + "9" * 400, dispatcher)
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/reports/99999999999999999999999",
+        "/api/v1/unit/cases/99999999999999999999999",
+        "/media/photos/1/display.jpg?expires=²&sig=x",
+    ],
+)
+def test_absurd_ids_are_404_not_500(api, path):
+    token = api.login_staff("dahezhonglu") if "/unit/" in path else api.login_citizen()
+    assert api.get(path, token).status_code == 404

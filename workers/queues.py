@@ -22,12 +22,15 @@ PHOTOS = "photos"
 ROUTING = "routing"
 NOTIFY = "notify"
 PERIODIC = "periodic"
-ALL_QUEUES = (ROUTING, PHOTOS, NOTIFY, PERIODIC)
+PAYOUTS = "payouts"
+REWARDS = "rewards"
+ALL_QUEUES = (ROUTING, PHOTOS, NOTIFY, REWARDS, PAYOUTS, PERIODIC)
 
 PROCESS_PHOTO = "workers.jobs.photos.process_photo"
 ROUTE_CASE = "workers.jobs.routing.route_case"
 SWEEP_STUCK = "workers.jobs.maintenance.sweep_stuck"
 RUN_SUPERVISION = "workers.jobs.supervision.run_supervision"
+POLL_PAYOUTS = "workers.jobs.payouts.poll_payouts"
 
 RETRY_INTERVALS = [5, 30, 120, 600, 1800]  # seconds before the 1st … 5th retry
 TRANSIENT_RETRY = Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from redis import Redis
 from redis.exceptions import RedisError
 
-from workers.queues import PERIODIC, RUN_SUPERVISION, SWEEP_STUCK, JobRequest, enqueue_unique
+from workers.queues import PERIODIC, POLL_PAYOUTS, RUN_SUPERVISION, SWEEP_STUCK, JobRequest, enqueue_unique
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ def periodic_table(config) -> list[PeriodicJob]:
     return [
         PeriodicJob("sweep-stuck", SWEEP_STUCK, config["SWEEP_INTERVAL_SECONDS"]),
         PeriodicJob("supervision", RUN_SUPERVISION, config["SUPERVISION_INTERVAL_SECONDS"]),
+        PeriodicJob("poll-payouts", POLL_PAYOUTS, config["PAYOUT_POLL_INTERVAL_SECONDS"]),
     ]
 
 

@@ -11,11 +11,12 @@ def register_blueprints(app: Flask) -> None:
         auth,
         citizen,
         media,
+        rewards,
         unit,
     )
 
     api = Blueprint("api", __name__, url_prefix="/api/v1")
-    for module in (auth, citizen, unit, admin, admin_map, admin_regions, admin_calendar, admin_supervision):
+    for module in (auth, citizen, unit, admin, admin_map, admin_regions, admin_calendar, admin_supervision, rewards):
         api.register_blueprint(module.bp)
     app.register_blueprint(api)
     app.register_blueprint(media.bp)

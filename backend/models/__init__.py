@@ -6,6 +6,18 @@ from backend.models.extension import ExtensionRequest, ExtensionStatus
 from backend.models.notification import Channel, DeliveryStatus, Notification, SubscriptionQuota
 from backend.models.photo import Photo, PhotoStatus
 from backend.models.region import CoordSystem, Region, RoutingRule, RuleTarget
+from backend.models.reward import (
+    ClaimStatus,
+    LedgerEntry,
+    LedgerKind,
+    PayoutBatch,
+    PayoutItem,
+    PayoutItemStatus,
+    PayoutMethod,
+    RewardClaim,
+    RewardRule,
+    RewardSuspension,
+)
 from backend.models.unit import Staff, StaffRole, Unit, UnitKind
 from backend.models.user import User
 
@@ -18,16 +30,26 @@ __all__ = [
     "CaseStatus",
     "Category",
     "Channel",
+    "ClaimStatus",
     "CoordSystem",
     "DeliveryStatus",
     "EventType",
     "ExtensionRequest",
     "ExtensionStatus",
+    "LedgerEntry",
+    "LedgerKind",
     "Notification",
+    "PayoutBatch",
+    "PayoutItem",
+    "PayoutItemStatus",
+    "PayoutMethod",
     "Photo",
     "PhotoStatus",
     "Rating",
     "Region",
+    "RewardClaim",
+    "RewardRule",
+    "RewardSuspension",
     "RoutingRule",
     "RoutingStatus",
     "RuleTarget",

@@ -32,6 +32,8 @@ class Photo(db.Model):
     height: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # EXIF DateTimeOriginal, kept private
+    # 64-bit difference hash of the picture, hex: near-identical photos differ in a few bits
+    phash: Mapped[str | None] = mapped_column(String(16), index=True)
     original_key: Mapped[str] = mapped_column(String(255))
     display_key: Mapped[str | None] = mapped_column(String(255))
     thumb_key: Mapped[str | None] = mapped_column(String(255))

@@ -6,6 +6,7 @@ from datetime import datetime
 from backend.extensions import db
 from backend.models import AuditEntry
 from backend.services.actors import Actor
+from backend.services.paging import paginate
 
 
 def _plain(value):
@@ -37,12 +38,31 @@ def record(actor: Actor, action: str, entity: str, entity_id: int | None, before
     return entry
 
 
-def recent(page: int, per_page: int, entity: str | None = None, entity_id: int | None = None) -> dict:
-    query = db.select(AuditEntry)
+def record_access(actor: Actor, entity: str, entity_id: int | None, detail: dict) -> AuditEntry:
+    """A look at something sensitive (a reporter's identity): kept like a change."""
+    entry = AuditEntry(
+        staff_id=actor.staff_id, action="view_identity", entity=entity, entity_id=entity_id, changes=detail
+    )
+    db.session.add(entry)
+    return entry
+
+
+# Who sees which part of the trail: dispatchers the responsibility map, reward administrators the
+# reward programme (its entries name citizens, whom dispatchers must never learn of).
+MAP_ENTITIES = ("unit", "region", "category", "rule", "calendar")
+REWARD_ENTITIES = ("reward_rule", "reward_suspension", "user")
+
+
+def recent(
+    page: int,
+    per_page: int,
+    entity: str | None = None,
+    entity_id: int | None = None,
+    entities: tuple[str, ...] = MAP_ENTITIES,
+) -> dict:
+    query = db.select(AuditEntry).where(AuditEntry.entity.in_(entities))
     if entity:
         query = query.where(AuditEntry.entity == entity)
     if entity_id is not None:
         query = query.where(AuditEntry.entity_id == entity_id)
-    total = db.session.scalar(db.select(db.func.count()).select_from(query.subquery()))
-    items = db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
-    return {"items": items, "total": total, "page": page, "per_page": per_page}
+    return paginate(query, page, per_page, AuditEntry.id.desc())

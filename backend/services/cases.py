@@ -6,6 +6,7 @@ from backend.errors import NotFound
 from backend.extensions import db
 from backend.models import Case, CaseEvent, CaseStatus, Category
 from backend.models.case import case_co_units
+from backend.services.paging import paginate
 
 _FULL = (
     selectinload(Case.category),
@@ -26,11 +27,7 @@ def _one(query) -> Case:
 
 
 def _page(query, page: int, per_page: int) -> dict:
-    total = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery()))
-    items = db.session.scalars(
-        query.options(*_FULL).order_by(Case.id.desc()).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    return {"items": items, "total": total, "page": page, "per_page": per_page}
+    return paginate(query, page, per_page, Case.id.desc(), options=_FULL)
 
 
 def for_reporter(case_id: int, user_id: int) -> Case:

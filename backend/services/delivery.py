@@ -23,6 +23,7 @@ from backend.extensions import db, redis_store
 from backend.models import Channel, DeliveryStatus, Notification, Unit, User
 from backend.models.types import utcnow
 from backend.services import notify, subscriptions
+from backend.services.paging import paginate
 from workers.queues import enqueue_after_commit
 
 TRANSIENT = (WeChatUnavailable, WebhookUnavailable)
@@ -135,6 +136,4 @@ def listing(page: int, per_page: int, status: DeliveryStatus | None = None, chan
         query = query.where(Notification.status == status)
     if channel is not None:
         query = query.where(Notification.channel == channel)
-    total = db.session.scalar(db.select(db.func.count()).select_from(query.subquery()))
-    items = db.session.scalars(query.order_by(Notification.id.desc()).limit(per_page).offset((page - 1) * per_page))
-    return {"items": list(items), "total": total, "page": page, "per_page": per_page}
+    return paginate(query, page, per_page, Notification.id.desc())

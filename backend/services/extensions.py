@@ -1,11 +1,14 @@
 """延期申请: the lead unit asks for more time; a dispatcher approves (a new deadline) or denies."""
 
+from sqlalchemy.orm import selectinload
+
 from backend.errors import Conflict, Forbidden, NotFound
 from backend.extensions import db
 from backend.models import Case, CaseStatus, EventType, ExtensionRequest, ExtensionStatus
 from backend.models.types import LOCAL_TZ, utcnow
 from backend.services import deadlines, notify, workflow
 from backend.services.actors import Actor
+from backend.services.paging import paginate
 
 OPEN = (CaseStatus.DISPATCHED, CaseStatus.PROCESSING)
 
@@ -87,6 +90,4 @@ def deny(extension: ExtensionRequest, actor: Actor, note: str) -> ExtensionReque
 
 def pending(page: int, per_page: int) -> dict:
     query = db.select(ExtensionRequest).where(ExtensionRequest.status == ExtensionStatus.PENDING)
-    total = db.session.scalar(db.select(db.func.count()).select_from(query.subquery()))
-    items = db.session.scalars(query.order_by(ExtensionRequest.id).limit(per_page).offset((page - 1) * per_page))
-    return {"items": list(items), "total": total, "page": page, "per_page": per_page}
+    return paginate(query, page, per_page, ExtensionRequest.id, options=(selectinload(ExtensionRequest.unit),))

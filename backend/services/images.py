@@ -105,6 +105,23 @@ class Rendered:
     thumb: bytes
     width: int
     height: int
+    phash: str  # 64-bit difference hash, hex
+
+
+def difference_hash(image: Image.Image) -> str:
+    """dHash: 9×8 greyscale, one bit per neighbour comparison. Re-encoded or resized copies of a photo
+    differ in a few bits; different photos in about half of them."""
+    small = image.convert("L").resize((9, 8), Image.Resampling.LANCZOS)
+    pixels = small.tobytes()  # one byte per pixel in mode L
+    bits = 0
+    for row in range(8):
+        for col in range(8):
+            bits = (bits << 1) | (pixels[row * 9 + col] > pixels[row * 9 + col + 1])
+    return f"{bits:016x}"
+
+
+def hamming(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
 
 
 def _encode(image: Image.Image, quality: int, icc_profile: bytes | None) -> bytes:
@@ -135,4 +152,6 @@ def render(data: bytes, display_max: int, thumb_max: int) -> Rendered:
     thumb_image = image.copy()
     thumb_image.thumbnail((thumb_max, thumb_max), Image.Resampling.LANCZOS, reducing_gap=1.0)
     thumb = _encode(thumb_image, 80, icc_profile)
-    return Rendered(display=display, thumb=thumb, width=image.width, height=image.height)
+    return Rendered(
+        display=display, thumb=thumb, width=image.width, height=image.height, phash=difference_hash(thumb_image)
+    )

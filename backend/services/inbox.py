@@ -4,6 +4,7 @@ from backend.errors import NotFound
 from backend.extensions import db
 from backend.models import Channel, Notification
 from backend.models.types import utcnow
+from backend.services.paging import paginate
 
 
 def _mine(unit_id: int | None):
@@ -15,9 +16,7 @@ def listing(unit_id: int | None, page: int, per_page: int, unread: bool | None =
     query = _mine(unit_id)
     if unread is not None:
         query = query.where(Notification.read_at.is_(None) if unread else Notification.read_at.is_not(None))
-    total = db.session.scalar(db.select(db.func.count()).select_from(query.subquery()))
-    items = db.session.scalars(query.order_by(Notification.id.desc()).limit(per_page).offset((page - 1) * per_page))
-    return {"items": list(items), "total": total, "page": page, "per_page": per_page}
+    return paginate(query, page, per_page, Notification.id.desc())
 
 
 def mark_read(notification_id: int, unit_id: int | None) -> Notification:

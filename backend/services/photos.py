@@ -85,6 +85,7 @@ def process(photo_id: int) -> Photo | None:
     photo.thumb_key = f"thumbs/{photo.id}.jpg"
     storage.save(photo.display_key, rendered.display)
     storage.save(photo.thumb_key, rendered.thumb)
+    photo.phash = rendered.phash
     photo.status = PhotoStatus.READY
     photo.processed_at = utcnow()
     db.session.flush()
@@ -120,13 +121,15 @@ def file_for_signed_request(photo_id: int, variant: str, expires: str, sig: str)
 
     A copy not rendered yet (the worker is behind) is rendered here, so a fresh URL always loads.
     """
-    if variant not in VARIANTS or not expires.isdigit():
+    if variant not in VARIANTS or not (expires.isascii() and expires.isdigit()):
         raise NotFound()
     if int(expires) < time.time() or not hmac.compare_digest(_signature(photo_id, variant, int(expires)), sig):
         raise NotFound("链接已失效", code="link_expired")
     photo = db.session.get(Photo, photo_id)
     if photo is None:
         raise NotFound()
+    if photo.status == PhotoStatus.FAILED:
+        raise NotFound("图片无法显示", code="photo_unavailable")
     key = photo.display_key if variant == "display" else photo.thumb_key
     if not get_storage().exists(key):
         photo = process(photo_id)

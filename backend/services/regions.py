@@ -19,6 +19,7 @@ from backend.extensions import db
 from backend.models import Case, CoordSystem, Region, RoutingRule, Unit
 from backend.services import audit, geo
 from backend.services.actors import Actor
+from backend.services.paging import paginate
 
 AUDITED = ("name", "unit_id", "coord")
 COORDS = tuple(c.value for c in CoordSystem)
@@ -237,11 +238,7 @@ def list_regions(page: int, per_page: int, unit_id: int | None = None) -> dict:
     query = db.select(Region)
     if unit_id is not None:
         query = query.where(Region.unit_id == unit_id)
-    total = db.session.scalar(db.select(db.func.count()).select_from(query.subquery()))
-    items = db.session.scalars(
-        query.options(selectinload(Region.unit)).order_by(Region.id).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    return {"items": items, "total": total, "page": page, "per_page": per_page}
+    return paginate(query, page, per_page, Region.id, options=(selectinload(Region.unit),))
 
 
 def get_region(region_id: int) -> Region:

@@ -27,7 +27,7 @@ from backend.models import (
     Unit,
 )
 from backend.models.types import utcnow
-from backend.services import deadlines, notify, photos
+from backend.services import deadlines, notify, photos, rewards
 from backend.services.actors import Actor
 from workers.queues import enqueue_after_commit, route_case_job
 
@@ -186,6 +186,9 @@ def _finish(case: Case, *events: CaseEvent) -> Case:
     db.session.flush()
     for event in events:
         notify.announce(case, event)
+        if event.type == EventType.CLOSED:
+            # 有奖举报: the claim and its abuse checks are made by a job, off the request path
+            enqueue_after_commit(db.session, rewards.reward_claim_job(case.id))
     return case
 
 

@@ -1,0 +1,283 @@
+"""Paying rewards: batches of approved claims, paid by WeChat Pay merchant transfer or offline.
+
+Never twice: each item has its own out_bill_no, which WeChat pays at most once however often we
+send it; the ledger has one paid_out entry per claim (unique constraint). Never lost: a failed
+transfer puts its claim back to approved, to be paid in a later batch.
+"""
+
+import csv
+import io
+import json
+from collections import defaultdict
+
+from flask import current_app
+from sqlalchemy.orm import selectinload
+
+from backend.clients import wechat_pay
+from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.extensions import db
+from backend.models import (
+    Case,
+    Category,
+    ClaimStatus,
+    LedgerEntry,
+    LedgerKind,
+    PayoutBatch,
+    PayoutItem,
+    PayoutItemStatus,
+    PayoutMethod,
+    RewardClaim,
+    User,
+)
+from backend.models.types import LOCAL_TZ, utcnow
+from backend.schemas.common import local_iso
+from backend.services import audit
+from backend.services.actors import Actor
+from backend.services.paging import paginate
+from workers.queues import PAYOUTS, JobRequest, enqueue_after_commit
+
+SEND_PAYOUT_ITEM = "workers.jobs.payouts.send_payout_item"
+SUCCESS_STATES = {"SUCCESS"}
+FAILED_STATES = {"FAIL", "CANCELLED"}
+
+
+def send_job(item_id: int) -> JobRequest:
+    return JobRequest(PAYOUTS, SEND_PAYOUT_ITEM, (item_id,), f"send-payout-item-{item_id}")
+
+
+def create_batch(actor: Actor, method: PayoutMethod, claim_ids: list[int] | None, note: str) -> PayoutBatch:
+    """A batch of approved claims (the given ones, or every approved one)."""
+    query = db.select(RewardClaim).where(RewardClaim.status == ClaimStatus.APPROVED)
+    if claim_ids:
+        query = query.where(RewardClaim.id.in_(claim_ids))
+    claims = db.session.scalars(query.order_by(RewardClaim.id)).all()
+    if claim_ids and len(claims) != len(set(claim_ids)):
+        missing = sorted(set(claim_ids) - {c.id for c in claims})
+        raise ValidationFailed(fields={"claim_ids": [f"申领 {i} 不存在或未批准" for i in missing]})
+    if not claims:
+        raise ValidationFailed(fields={"claim_ids": ["没有可支付的已批准申领"]})
+    batch = PayoutBatch(method=method, created_by_id=actor.staff_id, note=note)
+    db.session.add(batch)
+    db.session.flush()
+    for claim in claims:
+        claim.status = ClaimStatus.IN_PAYOUT
+        item = PayoutItem(
+            batch_id=batch.id,
+            claim_id=claim.id,
+            user_id=claim.user_id,
+            amount_fen=claim.amount_fen,
+            out_bill_no=f"SSP{batch.id:08d}C{claim.id:010d}",
+        )
+        db.session.add(item)
+        db.session.flush()
+        if method == PayoutMethod.WECHAT:
+            enqueue_after_commit(db.session, send_job(item.id))
+    db.session.flush()
+    return batch
+
+
+def get_batch(batch_id: int) -> PayoutBatch:
+    batch = db.session.get(PayoutBatch, batch_id)
+    if batch is None:
+        raise NotFound("支付批次不存在", code="batch_not_found")
+    return batch
+
+
+def list_batches(page: int, per_page: int) -> dict:
+    return paginate(
+        db.select(PayoutBatch), page, per_page, PayoutBatch.id.desc(), options=(selectinload(PayoutBatch.items),)
+    )
+
+
+def _paid(item: PayoutItem, note: str, actor: Actor | None = None) -> None:
+    item.status = PayoutItemStatus.SUCCESS
+    item.claim.status = ClaimStatus.PAID
+    db.session.add(
+        LedgerEntry(
+            user_id=item.user_id,
+            claim_id=item.claim_id,
+            payout_item_id=item.id,
+            kind=LedgerKind.PAID_OUT,
+            amount_fen=-item.amount_fen,
+            staff_id=actor.staff_id if actor else None,
+            note=note,
+        )
+    )
+
+
+def apply_state(item: PayoutItem, result: "wechat_pay.TransferResult") -> PayoutItem:
+    """What WeChat says about a transfer (answer, poll or callback). Settled items never change again."""
+    if item.status in (PayoutItemStatus.SUCCESS, PayoutItemStatus.FAILED):
+        return item
+    item.wechat_state = result.state
+    item.transfer_bill_no = result.transfer_bill_no or item.transfer_bill_no
+    item.package_info = result.package_info or item.package_info
+    if result.state in SUCCESS_STATES:
+        _paid(item, f"微信转账 {item.transfer_bill_no or item.out_bill_no}")
+    elif result.state in FAILED_STATES:
+        item.status = PayoutItemStatus.FAILED
+        item.fail_reason = result.fail_reason or result.state
+        item.claim.status = ClaimStatus.APPROVED  # payable again in a later batch
+    else:
+        item.status = PayoutItemStatus.IN_FLIGHT
+    db.session.flush()
+    return item
+
+
+def _client() -> "wechat_pay.WeChatPayClient":
+    return wechat_pay.client_from_config(current_app.config)
+
+
+def send(item_id: int) -> PayoutItem | None:
+    """The transfer of one item. Re-sending is safe: WeChat answers the same bill for the same out_bill_no."""
+    item = db.session.get(PayoutItem, item_id)
+    if item is None or item.status != PayoutItemStatus.PENDING:
+        return item
+    item.attempts += 1
+    openid = db.session.get(User, item.user_id).openid
+    config = current_app.config
+    try:
+        result = _client().create_transfer(
+            out_bill_no=item.out_bill_no,
+            openid=openid,
+            amount_fen=item.amount_fen,
+            remark=config["WECHATPAY_TRANSFER_REMARK"],
+            scene_id=config["WECHATPAY_TRANSFER_SCENE_ID"],
+            scene_report_infos=json.loads(config["WECHATPAY_SCENE_REPORT_INFOS"]),
+            notify_url=config.get("WECHATPAY_NOTIFY_URL") or None,
+        )
+    except ValueError as exc:
+        # refused before anything was sent (e.g. no transfer scene configured): nothing can have been paid
+        return apply_state(item, wechat_pay.TransferResult(item.out_bill_no, None, "FAIL", None, str(exc), {}))
+    except wechat_pay.WeChatPayError as exc:
+        # WeChat's docs: an error answer does not prove that no bill was made. Keep this out_bill_no in
+        # flight until a query says FAIL/CANCELLED or that the bill does not exist; only then may the
+        # claim be paid under a new number.
+        item.status = PayoutItemStatus.IN_FLIGHT
+        item.wechat_state = "UNKNOWN"
+        item.fail_reason = f"{exc.code}: {exc.message}"
+        db.session.flush()
+        return item
+    return apply_state(item, result)
+
+
+def poll_in_flight(limit: int = 200) -> int:
+    """Ask WeChat about transfers still on their way (e.g. waiting for the citizen to confirm receipt)."""
+    items = db.session.scalars(
+        db.select(PayoutItem)
+        .where(PayoutItem.status == PayoutItemStatus.IN_FLIGHT)
+        .order_by(PayoutItem.id)
+        .limit(limit)
+    ).all()
+    client = _client() if items else None
+    settled = 0
+    for item in items:
+        try:
+            result = client.query_transfer(item.out_bill_no)
+        except wechat_pay.TransferNotFound:
+            if item.transfer_bill_no is None:  # WeChat never accepted it: nothing was or will be paid
+                result = wechat_pay.TransferResult(item.out_bill_no, None, "FAIL", None, "微信支付没有该单据", {})
+            else:
+                continue
+        except (wechat_pay.WeChatPayUnavailable, wechat_pay.WeChatPayError, wechat_pay.WeChatPaySignatureError):
+            continue
+        if apply_state(item, result).status != PayoutItemStatus.IN_FLIGHT:
+            settled += 1
+        db.session.commit()
+    return settled
+
+
+def handle_callback(headers, body: bytes) -> PayoutItem | None:
+    """WeChat's notification of a bill's final state: verified, decrypted, applied."""
+    bill = _client().parse_callback(headers, body)
+    item = db.session.scalar(db.select(PayoutItem).where(PayoutItem.out_bill_no == bill.get("out_bill_no")))
+    if item is None:
+        return None
+    return apply_state(item, wechat_pay.TransferResult.from_bill(bill))
+
+
+def mark_offline_paid(batch: PayoutBatch, reference: str, actor: Actor) -> PayoutBatch:
+    if batch.method != PayoutMethod.OFFLINE:
+        raise Conflict("微信转账批次不能标记为线下支付", code="not_offline_batch")
+    pending = [item for item in batch.items if item.status == PayoutItemStatus.PENDING]
+    if not pending:
+        raise Conflict("该批次已全部支付", code="batch_settled")
+    batch.reference = reference
+    for item in pending:
+        _paid(item, "线下支付", actor)  # the voucher stays on the batch: citizens read ledger notes
+    db.session.flush()
+    return batch
+
+
+def export_csv(batch: PayoutBatch, actor: Actor) -> str:
+    """For finance: one row per transfer. The openids identify the payees, so the export is audited."""
+    audit.record_access(actor, "user", None, {"purpose": f"导出支付批次 {batch.id}", "payees": len(batch.items)})
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "batch",
+            "out_bill_no",
+            "claim",
+            "case",
+            "citizen",
+            "openid",
+            "amount_yuan",
+            "status",
+            "wechat_state",
+            "transfer_bill_no",
+            "fail_reason",
+            "reference",
+        ]
+    )
+    for item in batch.items:
+        writer.writerow(
+            [
+                batch.id,
+                item.out_bill_no,
+                item.claim_id,
+                item.claim.case_id,
+                item.user_id,
+                db.session.get(User, item.user_id).openid,
+                f"{item.amount_fen / 100:.2f}",
+                item.status,
+                item.wechat_state or "",
+                item.transfer_bill_no or "",
+                item.fail_reason or "",
+                batch.reference,
+            ]
+        )
+    return "\ufeff" + out.getvalue()  # a BOM so Excel opens the Chinese text as UTF-8
+
+
+def figures() -> dict:
+    """Claims by status; yuan granted and paid by month and by category."""
+    by_status = dict(
+        db.session.execute(
+            db.select(RewardClaim.status, db.func.count(RewardClaim.id)).group_by(RewardClaim.status)
+        ).all()
+    )
+    by_month: dict[str, dict] = defaultdict(lambda: {"granted_fen": 0, "paid_fen": 0})
+    by_category: dict[str, dict] = defaultdict(lambda: {"granted_fen": 0, "paid_fen": 0})
+    rows = db.session.execute(
+        db.select(LedgerEntry.kind, LedgerEntry.amount_fen, LedgerEntry.created_at, RewardClaim.case_id).join(
+            RewardClaim, RewardClaim.id == LedgerEntry.claim_id
+        )
+    ).all()
+    categories = {
+        case_id: name
+        for case_id, name in db.session.execute(
+            db.select(Case.id, Category.name).join(Case.category).where(Case.id.in_({row.case_id for row in rows}))
+        )
+    }
+    for kind, amount, at, case_id in rows:
+        key = "paid_fen" if kind == LedgerKind.PAID_OUT else "granted_fen"
+        value = -amount if kind == LedgerKind.PAID_OUT else amount
+        by_month[at.astimezone(LOCAL_TZ).strftime("%Y-%m")][key] += value
+        by_category[categories.get(case_id, "")][key] += value
+    return {
+        "claims_by_status": {str(status): count for status, count in by_status.items()},
+        "by_month": [{"month": month, **values} for month, values in sorted(by_month.items())],
+        "by_category": [{"category": name, **values} for name, values in sorted(by_category.items())],
+        "generated_at": local_iso(utcnow()),
+    }

@@ -111,23 +111,31 @@ def to_citizen(case: Case, kind: str, event: CaseEvent) -> None:
     )
 
 
-def to_unit(unit: Unit, kind: str, case: Case | None, dedupe: str, text: str, extra: dict | None = None) -> None:
-    """In-app for the unit's staff, plus its webhook when one is configured."""
-    payload = (_case_payload(case) if case else {}) | {"title": TITLES.get(kind, kind), "text": text} | (extra or {})
-    now = utcnow()
+def _staff_payload(kind: str, case: Case | None, text: str, extra: dict | None) -> dict:
+    return (_case_payload(case) if case else {}) | {"title": TITLES.get(kind, kind), "text": text} | (extra or {})
+
+
+def _in_app(kind: str, case: Case | None, unit_id: int | None, payload: dict, dedupe_key: str) -> None:
+    """An in-app row is delivered by being listed: it is sent the moment it exists."""
     _add(
         Notification(
             kind=kind,
             channel=Channel.IN_APP,
             case_id=case.id if case else None,
-            unit_id=unit.id,
+            unit_id=unit_id,
             payload=payload,
-            dedupe_key=f"{dedupe}:unit-{unit.id}:in_app",
+            dedupe_key=dedupe_key,
             status=DeliveryStatus.SENT,
-            sent_at=now,
+            sent_at=utcnow(),
         ),
         deliver=False,
     )
+
+
+def to_unit(unit: Unit, kind: str, case: Case | None, dedupe: str, text: str, extra: dict | None = None) -> None:
+    """In-app for the unit's staff, plus its webhook when one is configured."""
+    payload = _staff_payload(kind, case, text, extra)
+    _in_app(kind, case, unit.id, payload, f"{dedupe}:unit-{unit.id}:in_app")
     if unit.webhook_url:
         _add(
             Notification(
@@ -143,20 +151,8 @@ def to_unit(unit: Unit, kind: str, case: Case | None, dedupe: str, text: str, ex
 
 
 def to_dispatch_center(kind: str, case: Case, dedupe: str, text: str, extra: dict | None = None) -> None:
-    payload = _case_payload(case) | {"title": TITLES.get(kind, kind), "text": text} | (extra or {})
-    _add(
-        Notification(
-            kind=kind,
-            channel=Channel.IN_APP,
-            case_id=case.id,
-            unit_id=None,
-            payload=payload,
-            dedupe_key=f"{dedupe}:dispatch:in_app",
-            status=DeliveryStatus.SENT,
-            sent_at=utcnow(),
-        ),
-        deliver=False,
-    )
+    """In-app for dispatchers (unit_id NULL)."""
+    _in_app(kind, case, None, _staff_payload(kind, case, text, extra), f"{dedupe}:dispatch:in_app")
 
 
 def announce(case: Case, event: CaseEvent) -> None:

@@ -354,3 +354,12 @@ def test_the_robot_key_in_a_webhook_url_is_never_shown(api):
     assert response.status_code == 200 and "secret-robot-key" not in response.get_data(as_text=True)
     assert "secret-robot-key" not in api.get("/api/v1/admin/units", dispatcher).get_data(as_text=True)
     assert "secret-robot-key" not in api.get("/api/v1/admin/audit?entity=unit", dispatcher).get_data(as_text=True)
+
+
+def test_a_row_that_keeps_failing_in_unexpected_ways_ends_failed(app, api, routed_case):
+    [row] = [n for n in _notifications(app) if n.channel == Channel.IN_APP][:1]
+    with app.app_context():
+        notification = db.session.get(Notification, row.id)
+        notification.status, notification.attempts = DeliveryStatus.PENDING, app.config["NOTIFY_MAX_ATTEMPTS"]
+        db.session.commit()
+        assert delivery.deliver(row.id).status == DeliveryStatus.FAILED

@@ -1,5 +1,7 @@
 """The catalogue of what citizens report: categories, sub-categories, deadlines, lead and co-units."""
 
+from sqlalchemy.orm import selectinload
+
 from backend.errors import NotFound, ValidationFailed
 from backend.extensions import db
 from backend.models import Category, Unit
@@ -29,7 +31,11 @@ def get(category_id: int) -> Category:
 
 
 def list_all() -> list[Category]:
-    return db.session.scalars(db.select(Category).order_by(Category.sort_order, Category.id)).all()
+    return db.session.scalars(
+        db.select(Category)
+        .options(selectinload(Category.lead_unit), selectinload(Category.co_units), selectinload(Category.parent))
+        .order_by(Category.sort_order, Category.id)
+    ).all()
 
 
 def active_units(unit_ids: list[int], field: str) -> list[Unit]:

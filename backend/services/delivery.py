@@ -94,6 +94,9 @@ def deliver(notification_id: int) -> Notification | None:
     notification = db.session.get(Notification, notification_id)
     if notification is None or notification.status != DeliveryStatus.PENDING:
         return notification
+    if notification.attempts >= current_app.config["NOTIFY_MAX_ATTEMPTS"]:
+        # earlier attempts ended in errors nobody classified (they re-raised for RQ): stop here, visibly
+        return _finish(notification, DeliveryStatus.FAILED, f"gave up after {notification.attempts} attempts")
     notification.attempts += 1
     db.session.commit()
     try:

@@ -1,5 +1,7 @@
 """Routing rules: who handles a category in a region (see routing.py for the precedence)."""
 
+from sqlalchemy.orm import selectinload
+
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.models import Category, Region, RoutingRule, RuleTarget
@@ -18,7 +20,16 @@ def get(rule_id: int) -> RoutingRule:
 
 
 def list_all(category_id: int | None = None, region_id: int | None = None) -> list[RoutingRule]:
-    query = db.select(RoutingRule).order_by(RoutingRule.id)
+    query = (
+        db.select(RoutingRule)
+        .order_by(RoutingRule.id)
+        .options(
+            selectinload(RoutingRule.category),
+            selectinload(RoutingRule.region),
+            selectinload(RoutingRule.unit),
+            selectinload(RoutingRule.co_units),
+        )
+    )
     if category_id is not None:
         query = query.where(RoutingRule.category_id == category_id)
     if region_id is not None:

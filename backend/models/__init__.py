@@ -5,7 +5,7 @@ from backend.models.category import Category
 from backend.models.extension import ExtensionRequest, ExtensionStatus
 from backend.models.notification import Channel, DeliveryStatus, Notification, SubscriptionQuota
 from backend.models.photo import Photo, PhotoStatus
-from backend.models.region import CoordSystem, Region, RoutingRule, RuleTarget
+from backend.models.region import CoordSystem, MapState, Region, RoutingRule, RuleTarget
 from backend.models.reward import (
     ClaimStatus,
     LedgerEntry,
@@ -38,6 +38,7 @@ __all__ = [
     "ExtensionStatus",
     "LedgerEntry",
     "LedgerKind",
+    "MapState",
     "Notification",
     "PayoutBatch",
     "PayoutItem",

@@ -70,3 +70,13 @@ class RoutingRule(db.Model):
     region: Mapped[Region | None] = relationship()
     unit: Mapped[Unit | None] = relationship()
     co_units: Mapped[list[Unit]] = relationship(secondary=rule_co_units, order_by=Unit.id)
+
+
+class MapState(db.Model):
+    """One row: a version that changes with every region or unit change (bumped in the same flush), so
+    routing processes can tell in one primary-key read whether their region index is stale."""
+
+    __tablename__ = "map_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(default=0)

@@ -6,13 +6,16 @@ Boundaries count as inside; holes do not.
 """
 
 import threading
+import time
 from dataclasses import dataclass
 
 import shapely
 from shapely.geometry import shape
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from backend.extensions import db
-from backend.models import Region, Unit, UnitKind
+from backend.models import MapState, Region, Unit, UnitKind
 from backend.services import geo
 
 # Finest areas first: a grid beats its community, a community its street or township.
@@ -51,10 +54,18 @@ _cached: dict[str, tuple[tuple, RegionIndex]] = {}
 
 
 def _map_version() -> tuple:
-    """Changes whenever a region or unit is added, edited, (de)activated or removed."""
-    regions = db.session.execute(db.select(db.func.count(Region.id), db.func.max(Region.updated_at))).one()
-    units = db.session.execute(db.select(db.func.count(Unit.id), db.func.max(Unit.updated_at))).one()
-    return (db.engine.url.render_as_string(), *regions, *units)
+    """One primary-key read; the version is bumped by every flush that touches a region or unit."""
+    version = db.session.scalar(db.select(MapState.version).where(MapState.id == 1))
+    return (db.engine.url.render_as_string(), version)
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_map_version(session: Session, flush_context, instances) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, Region | Unit) for obj in changed):
+        bumped = session.execute(db.update(MapState).where(MapState.id == 1).values(version=MapState.version + 1))
+        if bumped.rowcount == 0:  # the row went missing: start again, above anything a cache can hold
+            session.execute(db.insert(MapState).values(id=1, version=int(time.time())))
 
 
 def current() -> RegionIndex:

@@ -162,26 +162,31 @@ def send(item_id: int) -> PayoutItem | None:
 
 
 def poll_in_flight(limit: int = 200) -> int:
-    """Ask WeChat about transfers still on their way (e.g. waiting for the citizen to confirm receipt)."""
+    """Ask WeChat about transfers still on their way (e.g. waiting for the citizen to confirm receipt).
+    Least recently asked first, so transfers that stay unsettled cannot crowd out the others."""
     items = db.session.scalars(
         db.select(PayoutItem)
         .where(PayoutItem.status == PayoutItemStatus.IN_FLIGHT)
-        .order_by(PayoutItem.id)
+        .order_by(PayoutItem.updated_at, PayoutItem.id)
         .limit(limit)
     ).all()
     client = _client() if items else None
     settled = 0
     for item in items:
+        item.updated_at = utcnow()
         try:
             result = client.query_transfer(item.out_bill_no)
         except wechat_pay.TransferNotFound:
-            if item.transfer_bill_no is None:  # WeChat never accepted it: nothing was or will be paid
-                result = wechat_pay.TransferResult(item.out_bill_no, None, "FAIL", None, "微信支付没有该单据", {})
-            else:
-                continue
+            # WeChat never accepted it (no bill number): nothing was or will be paid
+            known = item.transfer_bill_no is not None
+            result = (
+                None
+                if known
+                else wechat_pay.TransferResult(item.out_bill_no, None, "FAIL", None, "微信支付没有该单据", {})
+            )
         except (wechat_pay.WeChatPayUnavailable, wechat_pay.WeChatPayError, wechat_pay.WeChatPaySignatureError):
-            continue
-        if apply_state(item, result).status != PayoutItemStatus.IN_FLIGHT:
+            result = None
+        if result is not None and apply_state(item, result).status != PayoutItemStatus.IN_FLIGHT:
             settled += 1
         db.session.commit()
     return settled

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.models import (
+    ActorKind,
     Case,
     CaseEvent,
     CaseStatus,
@@ -124,10 +125,16 @@ def point_of(case: Case) -> Point:
 
 
 def units_that_returned(case: Case) -> set[int]:
+    """Units that returned this case themselves (退单); a recall by the system when a unit was
+    deactivated does not count, so a reactivated unit can be chosen again."""
     return {
         event.data.get("unit_id")
         for event in db.session.scalars(
-            db.select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.type == EventType.RETURNED)
+            db.select(CaseEvent).where(
+                CaseEvent.case_id == case.id,
+                CaseEvent.type == EventType.RETURNED,
+                CaseEvent.actor_kind == ActorKind.STAFF,
+            )
         )
     }
 

@@ -21,7 +21,6 @@ def _env_int(name: str, default: int) -> int:
 
 
 class Config:
-    ENV_NAME = "base"
     SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'suishoupai.db'}")
     SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True}
@@ -50,7 +49,6 @@ class Config:
     PHOTO_DISPLAY_MAX_PX = 2048
     PHOTO_THUMB_MAX_PX = 360
     PHOTO_URL_TTL = _env_int("PHOTO_URL_TTL", 6 * 3600)
-    MAX_PHOTOS_PER_REPORT = 9
 
     # Working time (Asia/Shanghai) for deadlines: periods of a working day, "HH:MM-HH:MM,…"
     WORK_HOURS = os.environ.get("WORK_HOURS", "09:00-12:00,13:00-18:00")
@@ -102,12 +100,10 @@ class Config:
 
 
 class DevelopmentConfig(Config):
-    ENV_NAME = "development"
     DEBUG = True
 
 
 class TestingConfig(Config):
-    ENV_NAME = "testing"
     TESTING = True
     SECRET_KEY = "testing-secret"
     # Every test creates a dozen demo accounts; a slow hash would dominate the suite's run time.
@@ -127,9 +123,7 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
-    ENV_NAME = "production"
     DEV_LOGIN_ENABLED = False
-    REQUIRED = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "WECHAT_APPID", "WECHAT_SECRET")
 
     @classmethod
     def problems(cls) -> list[str]:

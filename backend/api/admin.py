@@ -1,6 +1,6 @@
 from flask import Blueprint
 
-from backend.api.common import actor, json_body, query_args
+from backend.api.common import actor, json_body, query_args, staff_case
 from backend.auth import dispatcher_required
 from backend.extensions import db
 from backend.schemas.case import AdminCaseArgs, CommentIn, DispatchIn, ReasonIn, StaffCaseOut
@@ -9,10 +9,6 @@ from backend.schemas.map import UnitArgs, UnitDetailOut
 from backend.services import cases, categories, health, units, workflow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def _fresh(case_id: int):
-    return StaffCaseOut().dump(cases.for_dispatcher(case_id))
 
 
 @bp.get("/cases")
@@ -25,7 +21,7 @@ def list_cases():
 @bp.get("/cases/<int:case_id>")
 @dispatcher_required
 def get_case(case_id: int):
-    return _fresh(case_id)
+    return staff_case(case_id)
 
 
 @bp.get("/units")
@@ -49,7 +45,7 @@ def dispatch_case(case_id: int):
     co_units = categories.active_units(data["co_unit_ids"], "co_unit_ids")
     workflow.dispatch(cases.for_dispatcher(case_id), units.get(data["unit_id"]), actor(), co_units)
     db.session.commit()
-    return _fresh(case_id)
+    return staff_case(case_id)
 
 
 @bp.post("/cases/<int:case_id>/comment")
@@ -57,7 +53,7 @@ def dispatch_case(case_id: int):
 def comment_case(case_id: int):
     workflow.comment(cases.for_dispatcher(case_id), actor(), json_body(CommentIn())["content"])
     db.session.commit()
-    return _fresh(case_id)
+    return staff_case(case_id)
 
 
 @bp.post("/cases/<int:case_id>/close")
@@ -65,7 +61,7 @@ def comment_case(case_id: int):
 def close_case(case_id: int):
     workflow.close(cases.for_dispatcher(case_id), actor())
     db.session.commit()
-    return _fresh(case_id)
+    return staff_case(case_id)
 
 
 @bp.post("/cases/<int:case_id>/rework")
@@ -74,7 +70,7 @@ def rework_case(case_id: int):
     data = json_body(ReasonIn())
     workflow.rework(cases.for_dispatcher(case_id), actor(), data["reason"])
     db.session.commit()
-    return _fresh(case_id)
+    return staff_case(case_id)
 
 
 @bp.post("/cases/<int:case_id>/reject")
@@ -83,4 +79,4 @@ def reject_case(case_id: int):
     data = json_body(ReasonIn())
     workflow.reject(cases.for_dispatcher(case_id), actor(), data["reason"])
     db.session.commit()
-    return _fresh(case_id)
+    return staff_case(case_id)

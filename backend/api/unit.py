@@ -1,6 +1,6 @@
 from flask import Blueprint
 
-from backend.api.common import actor, json_body, query_args
+from backend.api.common import actor, json_body, query_args, staff_case
 from backend.auth import current_principal, unit_staff_required
 from backend.extensions import db
 from backend.schemas.case import CommentIn, ReasonIn, ReplyIn, StaffCaseOut, UnitCaseArgs
@@ -13,10 +13,6 @@ bp = Blueprint("unit", __name__, url_prefix="/unit")
 
 def _own_case(case_id: int):
     return cases.for_unit(case_id, current_principal().unit_id)
-
-
-def _fresh(case_id: int):
-    return StaffCaseOut().dump(cases.for_dispatcher(case_id))
 
 
 @bp.get("/cases")
@@ -37,7 +33,7 @@ def get_case(case_id: int):
 def comment_case(case_id: int):
     workflow.comment(_own_case(case_id), actor(), json_body(CommentIn())["content"])
     db.session.commit()
-    return _fresh(case_id)
+    return staff_case(case_id)
 
 
 @bp.post("/cases/<int:case_id>/accept")
@@ -45,7 +41,7 @@ def comment_case(case_id: int):
 def accept_case(case_id: int):
     workflow.accept(_own_case(case_id), actor())
     db.session.commit()
-    return _fresh(case_id)
+    return staff_case(case_id)
 
 
 @bp.post("/cases/<int:case_id>/return")
@@ -54,7 +50,7 @@ def return_case(case_id: int):
     data = json_body(ReasonIn())
     workflow.return_case(_own_case(case_id), actor(), data["reason"])
     db.session.commit()
-    return _fresh(case_id)
+    return staff_case(case_id)
 
 
 @bp.post("/cases/<int:case_id>/reply")
@@ -63,7 +59,7 @@ def reply_case(case_id: int):
     data = json_body(ReplyIn())
     workflow.reply(_own_case(case_id), actor(), data["content"], data["photo_ids"])
     db.session.commit()
-    return _fresh(case_id)
+    return staff_case(case_id)
 
 
 @bp.post("/cases/<int:case_id>/extension")

@@ -1,6 +1,15 @@
 from backend.models.audit import AuditEntry
 from backend.models.calendar import CalendarDay
-from backend.models.case import ActorKind, Case, CaseEvent, CaseStatus, EventType, Rating, RoutingStatus
+from backend.models.case import (
+    HANDLED_BY_UNIT,
+    ActorKind,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    EventType,
+    Rating,
+    RoutingStatus,
+)
 from backend.models.category import Category
 from backend.models.extension import ExtensionRequest, ExtensionStatus
 from backend.models.notification import Channel, DeliveryStatus, Notification, SubscriptionQuota
@@ -22,6 +31,7 @@ from backend.models.unit import Staff, StaffRole, Unit, UnitKind
 from backend.models.user import User
 
 __all__ = [
+    "HANDLED_BY_UNIT",
     "ActorKind",
     "AuditEntry",
     "CalendarDay",

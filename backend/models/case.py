@@ -31,6 +31,10 @@ class CaseStatus(enum.StrEnum):
     MERGED = "merged"  # 合并 into another case
 
 
+# a unit is handling the case: the deadline runs, supervision watches, extensions can be asked for
+HANDLED_BY_UNIT = (CaseStatus.DISPATCHED, CaseStatus.PROCESSING)
+
+
 class RoutingStatus(enum.StrEnum):
     QUEUED = "queued"  # waiting for the routing job
     ROUTED = "routed"

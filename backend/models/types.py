@@ -8,6 +8,11 @@ from sqlalchemy.types import TypeDecorator
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
+def local_time(at: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A time as people here read it, in China Standard Time."""
+    return at.astimezone(LOCAL_TZ).strftime(fmt)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -2,11 +2,12 @@
 
 from sqlalchemy.orm import selectinload
 
-from backend.errors import NotFound, ValidationFailed
+from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.models import Category, Unit
 from backend.services import audit
 from backend.services.actors import Actor
+from backend.services.lookup import get_or_404
 
 FIELDS = (
     "code",
@@ -24,10 +25,7 @@ FIELDS = (
 
 
 def get(category_id: int) -> Category:
-    category = db.session.get(Category, category_id)
-    if category is None:
-        raise NotFound("类别不存在", code="category_not_found")
-    return category
+    return get_or_404(Category, category_id, "类别不存在", "category_not_found")
 
 
 def list_all() -> list[Category]:
@@ -49,6 +47,15 @@ def active_units(unit_ids: list[int], field: str) -> list[Unit]:
     return [by_id[i] for i in dict.fromkeys(unit_ids)]
 
 
+def assign(obj, data: dict, fields: tuple[str, ...]) -> None:
+    """Set the listed fields from validated input, and the co-units (配合单位) from co_unit_ids."""
+    for key, value in data.items():
+        if key in fields:
+            setattr(obj, key, value)
+    if "co_unit_ids" in data:
+        obj.co_units = active_units(data["co_unit_ids"], "co_unit_ids")
+
+
 def _check(category: Category | None, data: dict) -> None:
     if "lead_unit_id" in data and data["lead_unit_id"] is not None:
         active_units([data["lead_unit_id"]], "lead_unit_id")
@@ -65,20 +72,12 @@ def _snapshot(category: Category) -> dict:
     return audit.snapshot(category, FIELDS) | {"co_unit_ids": [u.id for u in category.co_units]}
 
 
-def _apply(category: Category, data: dict) -> None:
-    for key, value in data.items():
-        if key in FIELDS:
-            setattr(category, key, value)
-    if "co_unit_ids" in data:
-        category.co_units = active_units(data["co_unit_ids"], "co_unit_ids")
-
-
 def create(data: dict, actor: Actor) -> Category:
     if db.session.scalar(db.select(Category).where(Category.code == data["code"])) is not None:
         raise ValidationFailed(fields={"code": ["编码已存在"]})
     _check(None, data)
     category = Category()
-    _apply(category, data)
+    assign(category, data, FIELDS)
     db.session.add(category)
     db.session.flush()
     audit.record(actor, "create", "category", category.id, None, _snapshot(category))
@@ -88,7 +87,7 @@ def create(data: dict, actor: Actor) -> Category:
 def update(category: Category, data: dict, actor: Actor) -> Category:
     before = _snapshot(category)
     _check(category, data)
-    _apply(category, {key: value for key, value in data.items() if key != "code"})
+    assign(category, {key: value for key, value in data.items() if key != "code"}, FIELDS)
     db.session.flush()
     audit.record(actor, "update", "category", category.id, before, _snapshot(category))
     return category

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from flask import current_app, g
 
-from backend.models import Case, CaseStatus, Category
+from backend.models import HANDLED_BY_UNIT, Case, Category
 from backend.services import workcalendar
 
 
@@ -31,10 +31,10 @@ def extended(deadline: datetime, extra_working_hours: int) -> datetime:
 
 def working_hours_left(case: Case, now: datetime) -> float | None:
     """Working hours until the deadline (negative once overdue), while a unit is handling the case."""
-    if case.deadline_at is None or case.status not in (CaseStatus.DISPATCHED, CaseStatus.PROCESSING):
+    if case.deadline_at is None or case.status not in HANDLED_BY_UNIT:
         return None
     return round(calendar().working_hours_between(now, case.deadline_at), 2)
 
 
 def is_overdue(case: Case, now: datetime) -> bool:
-    return case.status in (CaseStatus.DISPATCHED, CaseStatus.PROCESSING) and case.deadline_at <= now
+    return case.status in HANDLED_BY_UNIT and case.deadline_at <= now

@@ -10,13 +10,14 @@ from dataclasses import replace
 
 from flask import current_app
 
-from backend.clients.webhooks import WebhookClient, WebhookRejected, WebhookUnavailable
+from backend.clients import webhooks
+from backend.clients.webhooks import WebhookRejected, WebhookUnavailable
 from backend.clients.wechat import (
-    AccessTokenCache,
     SubscriptionRefused,
     WeChatError,
     WeChatUnavailable,
     client_from_config,
+    token_cache_for,
 )
 from backend.errors import Conflict, NotFound
 from backend.extensions import db, redis_store
@@ -51,7 +52,7 @@ def _send_wechat(notification: Notification) -> Notification:
         db.session.commit()
     config = current_app.config
     client = client_from_config(config)
-    tokens = AccessTokenCache(redis_store.client, client.appid, client.fetch_stable_token)
+    tokens = token_cache_for(client, redis_store.client)
     data = {key: str(notification.payload.get(source, "")) for key, source in spec.get("fields", {}).items()}
     page = spec.get("page", "pages/report/detail?id={case_id}").format(case_id=notification.case_id)
     openid = db.session.get(User, notification.user_id).openid
@@ -71,8 +72,7 @@ def _send_webhook(notification: Notification) -> Notification:
     unit = db.session.get(Unit, notification.unit_id) if notification.unit_id else None
     if not unit or not unit.webhook_url:
         return _finish(notification, DeliveryStatus.SKIPPED, "the unit has no webhook")
-    config = current_app.config
-    client = WebhookClient(config["HTTP_TIMEOUT_SECONDS"], secret=config.get("WEBHOOK_SECRET") or None)
+    client = webhooks.client_from_config(current_app.config)
     payload = notification.payload
     try:
         client.send(

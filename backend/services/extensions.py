@@ -2,25 +2,20 @@
 
 from sqlalchemy.orm import selectinload
 
-from backend.errors import Conflict, Forbidden, NotFound
+from backend.errors import Conflict, Forbidden
 from backend.extensions import db
-from backend.models import Case, CaseStatus, EventType, ExtensionRequest, ExtensionStatus
-from backend.models.types import LOCAL_TZ, utcnow
+from backend.models import HANDLED_BY_UNIT, Case, EventType, ExtensionRequest, ExtensionStatus
+from backend.models.types import local_time, utcnow
 from backend.services import deadlines, notify, workflow
 from backend.services.actors import Actor
+from backend.services.lookup import get_or_404
 from backend.services.paging import paginate
-
-OPEN = (CaseStatus.DISPATCHED, CaseStatus.PROCESSING)
-
-
-def _local(at) -> str:
-    return at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def request(case: Case, actor: Actor, reason: str, extra_working_hours: int) -> ExtensionRequest:
     if not (actor.is_unit_staff and actor.unit_id == case.unit_id):
         raise Forbidden("只有牵头单位可以申请延期", code="not_lead_unit")
-    if case.status not in OPEN or case.deadline_at is None:
+    if case.status not in HANDLED_BY_UNIT or case.deadline_at is None:
         raise Conflict("案件当前状态不能申请延期", code="invalid_transition")
     pending = db.session.scalar(
         db.select(ExtensionRequest.id).where(
@@ -46,10 +41,7 @@ def request(case: Case, actor: Actor, reason: str, extra_working_hours: int) -> 
 
 
 def get(extension_id: int) -> ExtensionRequest:
-    extension = db.session.get(ExtensionRequest, extension_id)
-    if extension is None:
-        raise NotFound("延期申请不存在", code="extension_not_found")
-    return extension
+    return get_or_404(ExtensionRequest, extension_id, "延期申请不存在", "extension_not_found")
 
 
 def _decidable(extension: ExtensionRequest, approving: bool) -> Case:
@@ -58,7 +50,7 @@ def _decidable(extension: ExtensionRequest, approving: bool) -> Case:
     if extension.status != ExtensionStatus.PENDING:
         raise Conflict("该延期申请已处理", code="extension_decided")
     case = db.session.get(Case, extension.case_id)
-    if approving and (case.status not in OPEN or case.unit_id != extension.unit_id):
+    if approving and (case.status not in HANDLED_BY_UNIT or case.unit_id != extension.unit_id):
         raise Conflict("案件已不在申请单位办理中，只能不予批准", code="invalid_transition")
     return case
 
@@ -70,7 +62,7 @@ def approve(extension: ExtensionRequest, actor: Actor, note: str, extra_working_
     extension.status, extension.decided_by_id, extension.decided_at = ExtensionStatus.APPROVED, actor.staff_id, utcnow()
     extension.decision_note = note
     workflow.extend_deadline(case, extension.new_deadline_at)
-    text = f"同意延期 {hours} 个工作小时，新的处置时限 {_local(extension.new_deadline_at)}"
+    text = f"同意延期 {hours} 个工作小时，新的处置时限 {local_time(extension.new_deadline_at)}"
     workflow.record_extension(
         case, EventType.EXTENSION_APPROVED, actor, f"{text}。{note}".rstrip("。"), {"extension_id": extension.id}
     )

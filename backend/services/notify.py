@@ -18,7 +18,7 @@ from flask import current_app
 
 from backend.extensions import db
 from backend.models import Case, CaseEvent, Channel, DeliveryStatus, EventType, Notification, Unit
-from backend.models.types import LOCAL_TZ, utcnow
+from backend.models.types import local_time, utcnow
 from workers.queues import NOTIFY, RETRY_INTERVALS, JobRequest, enqueue_after_commit
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def _case_payload(case: Case) -> dict:
         "category": case.category.name,
         "address": case.address or "",
         "unit": case.unit.name if case.unit else "",
-        "deadline": case.deadline_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if case.deadline_at else "",
+        "deadline": local_time(case.deadline_at) if case.deadline_at else "",
     }
 
 
@@ -96,7 +96,7 @@ def to_citizen(case: Case, kind: str, event: CaseEvent) -> None:
     template = templates().get(kind)
     if not template:
         return
-    at = event.at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+    at = local_time(event.at)
     payload = _case_payload(case) | {"status": STATUS_PHRASES.get(kind, ""), "note": event.note or "", "at": at}
     _add(
         Notification(

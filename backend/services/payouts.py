@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from backend.clients import wechat_pay
-from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.errors import Conflict, ValidationFailed
 from backend.extensions import db
 from backend.models import (
     Case,
@@ -31,8 +31,9 @@ from backend.models import (
 )
 from backend.models.types import LOCAL_TZ, utcnow
 from backend.schemas.common import local_iso
-from backend.services import audit
+from backend.services import audit, rewards
 from backend.services.actors import Actor
+from backend.services.lookup import get_or_404
 from backend.services.paging import paginate
 from workers.queues import PAYOUTS, JobRequest, enqueue_after_commit
 
@@ -77,10 +78,7 @@ def create_batch(actor: Actor, method: PayoutMethod, claim_ids: list[int] | None
 
 
 def get_batch(batch_id: int) -> PayoutBatch:
-    batch = db.session.get(PayoutBatch, batch_id)
-    if batch is None:
-        raise NotFound("支付批次不存在", code="batch_not_found")
-    return batch
+    return get_or_404(PayoutBatch, batch_id, "支付批次不存在", "batch_not_found")
 
 
 def list_batches(page: int, per_page: int) -> dict:
@@ -92,17 +90,7 @@ def list_batches(page: int, per_page: int) -> dict:
 def _paid(item: PayoutItem, note: str, actor: Actor | None = None) -> None:
     item.status = PayoutItemStatus.SUCCESS
     item.claim.status = ClaimStatus.PAID
-    db.session.add(
-        LedgerEntry(
-            user_id=item.user_id,
-            claim_id=item.claim_id,
-            payout_item_id=item.id,
-            kind=LedgerKind.PAID_OUT,
-            amount_fen=-item.amount_fen,
-            staff_id=actor.staff_id if actor else None,
-            note=note,
-        )
-    )
+    rewards.record_ledger_entry(item.claim, LedgerKind.PAID_OUT, -item.amount_fen, actor, note, item.id)
 
 
 def apply_state(item: PayoutItem, result: "wechat_pay.TransferResult") -> PayoutItem:

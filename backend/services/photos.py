@@ -112,10 +112,6 @@ def signed_url(photo: Photo, variant: str) -> str:
     )
 
 
-def urls(photo: Photo) -> dict:
-    return {"id": photo.id, "url": signed_url(photo, "display"), "thumb_url": signed_url(photo, "thumb")}
-
-
 def file_for_signed_request(photo_id: int, variant: str, expires: str, sig: str) -> str:
     """The storage path of a variant, if the signature is valid and unexpired; otherwise NotFound.
 

@@ -19,6 +19,7 @@ from backend.extensions import db
 from backend.models import Case, CoordSystem, Region, RoutingRule, Unit
 from backend.services import audit, geo
 from backend.services.actors import Actor
+from backend.services.lookup import get_or_404
 from backend.services.paging import paginate
 
 AUDITED = ("name", "unit_id", "coord")
@@ -242,10 +243,7 @@ def list_regions(page: int, per_page: int, unit_id: int | None = None) -> dict:
 
 
 def get_region(region_id: int) -> Region:
-    region = db.session.get(Region, region_id)
-    if region is None:
-        raise NotFound("辖区不存在", code="region_not_found")
-    return region
+    return get_or_404(Region, region_id, "辖区不存在", "region_not_found")
 
 
 def find_unit(code: str) -> Unit:

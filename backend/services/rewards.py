@@ -30,6 +30,7 @@ from backend.models import (
 from backend.models.types import LOCAL_TZ, utcnow
 from backend.services import audit, images
 from backend.services.actors import Actor
+from backend.services.lookup import get_or_404
 from backend.services.paging import paginate
 from workers.queues import REWARDS, JobRequest
 
@@ -65,10 +66,7 @@ def list_rules() -> list[RewardRule]:
 
 
 def get_rule(rule_id: int) -> RewardRule:
-    rule = db.session.get(RewardRule, rule_id)
-    if rule is None:
-        raise NotFound("奖励规则不存在", code="reward_rule_not_found")
-    return rule
+    return get_or_404(RewardRule, rule_id, "奖励规则不存在", "reward_rule_not_found")
 
 
 def _check_rule(rule: RewardRule) -> None:
@@ -272,10 +270,7 @@ def consider(case_id: int) -> RewardClaim | None:
 
 
 def get_claim(claim_id: int) -> RewardClaim:
-    claim = db.session.get(RewardClaim, claim_id)
-    if claim is None:
-        raise NotFound("奖励申领不存在", code="claim_not_found")
-    return claim
+    return get_or_404(RewardClaim, claim_id, "奖励申领不存在", "claim_not_found")
 
 
 def list_claims(page: int, per_page: int, status: ClaimStatus | None = None, user_id: int | None = None) -> dict:
@@ -287,7 +282,10 @@ def list_claims(page: int, per_page: int, status: ClaimStatus | None = None, use
     return paginate(query, page, per_page, RewardClaim.id.desc())
 
 
-def _entry(claim: RewardClaim, kind: LedgerKind, amount: int, actor: Actor | None, note: str = "", item_id=None):
+def record_ledger_entry(
+    claim: RewardClaim, kind: LedgerKind, amount: int, actor: Actor | None, note: str = "", item_id: int | None = None
+) -> None:
+    """The only writer of ledger entries (append-only; one per claim and kind)."""
     db.session.add(
         LedgerEntry(
             user_id=claim.user_id,
@@ -309,7 +307,7 @@ def approve(claim: RewardClaim, actor: Actor, note: str = "") -> RewardClaim:
         raise Conflict("该市民已被暂停奖励资格，先解除暂停才能批准", code="citizen_suspended")
     claim.status, claim.decided_by_id, claim.decided_at = ClaimStatus.APPROVED, actor.staff_id, utcnow()
     claim.decision_reason = note
-    _entry(claim, LedgerKind.GRANTED, claim.amount_fen, actor, note)
+    record_ledger_entry(claim, LedgerKind.GRANTED, claim.amount_fen, actor, note)
     db.session.flush()
     return claim
 
@@ -317,7 +315,7 @@ def approve(claim: RewardClaim, actor: Actor, note: str = "") -> RewardClaim:
 def reject(claim: RewardClaim, actor: Actor, reason: str) -> RewardClaim:
     """Refuse (or withdraw an approved, unpaid) reward, with a reason the citizen reads."""
     if claim.status == ClaimStatus.APPROVED:
-        _entry(claim, LedgerKind.REVERSED, -claim.amount_fen, actor, reason)
+        record_ledger_entry(claim, LedgerKind.REVERSED, -claim.amount_fen, actor, reason)
     elif claim.status not in DECIDABLE:
         raise Conflict("该申领已进入支付或已处理，不能驳回", code="claim_decided")
     claim.status, claim.decided_by_id, claim.decided_at = ClaimStatus.REJECTED, actor.staff_id, utcnow()

@@ -2,21 +2,19 @@
 
 from sqlalchemy.orm import selectinload
 
-from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.errors import Conflict, ValidationFailed
 from backend.extensions import db
 from backend.models import Category, Region, RoutingRule, RuleTarget
 from backend.services import audit
 from backend.services.actors import Actor
-from backend.services.categories import active_units
+from backend.services.categories import active_units, assign
+from backend.services.lookup import get_or_404
 
 FIELDS = ("category_id", "region_id", "target", "unit_id", "co_territorial", "deadline_hours", "note", "active")
 
 
 def get(rule_id: int) -> RoutingRule:
-    rule = db.session.get(RoutingRule, rule_id)
-    if rule is None:
-        raise NotFound("规则不存在", code="rule_not_found")
-    return rule
+    return get_or_404(RoutingRule, rule_id, "规则不存在", "rule_not_found")
 
 
 def list_all(category_id: int | None = None, region_id: int | None = None) -> list[RoutingRule]:
@@ -70,11 +68,7 @@ def _validate(rule: RoutingRule) -> None:
 
 
 def _apply(rule: RoutingRule, data: dict) -> None:
-    for key, value in data.items():
-        if key in FIELDS:
-            setattr(rule, key, value)
-    if "co_unit_ids" in data:
-        rule.co_units = active_units(data["co_unit_ids"], "co_unit_ids")
+    assign(rule, data, FIELDS)
     _validate(rule)
 
 

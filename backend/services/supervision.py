@@ -8,18 +8,17 @@ from flask import current_app
 from sqlalchemy.orm.exc import StaleDataError
 
 from backend.extensions import db
-from backend.models import Case, CaseStatus, ExtensionRequest, ExtensionStatus, Unit
-from backend.models.types import LOCAL_TZ, utcnow
+from backend.models import HANDLED_BY_UNIT, Case, CaseStatus, ExtensionRequest, ExtensionStatus, Unit
+from backend.models.types import local_time, utcnow
 from backend.services import deadlines, notify, workflow
 
 log = logging.getLogger(__name__)
-OPEN = (CaseStatus.DISPATCHED, CaseStatus.PROCESSING)
 # The reminder window is in working hours; no working-hours window spans more calendar time than this.
 LOOKAHEAD = timedelta(days=21)
 
 
-def _local(at: datetime) -> str:
-    return at.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
+def short_time(at: datetime) -> str:
+    return local_time(at, "%m-%d %H:%M")
 
 
 def _ids(query) -> list[int]:
@@ -46,7 +45,7 @@ def _each(case_ids: list[int], step) -> int:
 def _signoff_overdue(case: Case, now: datetime) -> bool:
     if case.status != CaseStatus.DISPATCHED or case.signoff_overdue_at or case.signoff_deadline_at > now:
         return False
-    text = f"{case.unit.name}未在签收时限（{_local(case.signoff_deadline_at)}）内签收"
+    text = f"{case.unit.name}未在签收时限（{short_time(case.signoff_deadline_at)}）内签收"
     workflow.record_signoff_overdue(case, text)
     key = f"case-{case.id}:signoff-{case.signoff_deadline_at.isoformat()}"
     notify.to_unit(case.unit, "signoff_overdue", case, key, f"案件{case.number}已超过签收时限，请尽快签收")
@@ -55,12 +54,12 @@ def _signoff_overdue(case: Case, now: datetime) -> bool:
 
 
 def _remind(case: Case, now: datetime, window: float) -> bool:
-    if case.status not in OPEN or case.reminded_at or case.escalation_level or case.deadline_at <= now:
+    if case.status not in HANDLED_BY_UNIT or case.reminded_at or case.escalation_level or case.deadline_at <= now:
         return False
     left = deadlines.working_hours_left(case, now)
     if left is None or left > window:
         return False
-    text = f"距处置时限（{_local(case.deadline_at)}）还有约 {left:g} 个工作小时"
+    text = f"距处置时限（{short_time(case.deadline_at)}）还有约 {left:g} 个工作小时"
     workflow.remind(case, text)
     key = f"case-{case.id}:remind-{case.deadline_at.isoformat()}"
     notify.to_unit(case.unit, "deadline_reminder", case, key, text)
@@ -68,12 +67,14 @@ def _remind(case: Case, now: datetime, window: float) -> bool:
 
 
 def _escalate(case: Case, now: datetime, second_after: float) -> bool:
-    if case.status not in OPEN or case.deadline_at > now or case.escalation_level >= 2:
+    if case.status not in HANDLED_BY_UNIT or case.deadline_at > now or case.escalation_level >= 2:
         return False
     key = f"case-{case.id}:overdue-{case.deadline_at.isoformat()}"
     leader = f"（请{case.unit.leader_name} {case.unit.leader_phone or ''}督促办理）" if case.unit.leader_name else ""
     if case.escalation_level == 0:
-        text = f"{case.unit.name}办理的案件{case.number}已超过处置时限（{_local(case.deadline_at)}），挂牌督办{leader}"
+        text = (
+            f"{case.unit.name}办理的案件{case.number}已超过处置时限（{short_time(case.deadline_at)}），挂牌督办{leader}"
+        )
         workflow.escalate(case, 1, text)
         notify.to_unit(case.unit, "escalated", case, f"{key}:level-1", text, {"level": 1})
         notify.to_dispatch_center("escalated", case, f"{key}:level-1", text, {"level": 1})
@@ -100,7 +101,7 @@ def run(now: datetime | None = None) -> dict:
     """One supervision pass. Returns how many cases each step touched."""
     now = now or utcnow()
     config = current_app.config
-    open_cases = db.select(Case.id).where(Case.status.in_(OPEN))
+    open_cases = db.select(Case.id).where(Case.status.in_(HANDLED_BY_UNIT))
     days = config["AUTO_CLOSE_DAYS"]
     cutoff = now - timedelta(days=days)
     return {
@@ -145,7 +146,9 @@ def overview(now: datetime | None = None, limit: int = 100) -> dict:
     now = now or utcnow()
     window = current_app.config["REMIND_BEFORE_HOURS"]
     open_cases = db.session.scalars(
-        db.select(Case).where(Case.status.in_(OPEN), Case.deadline_at.is_not(None)).order_by(Case.deadline_at)
+        db.select(Case)
+        .where(Case.status.in_(HANDLED_BY_UNIT), Case.deadline_at.is_not(None))
+        .order_by(Case.deadline_at)
     ).all()
     overdue, due_soon, by_unit = [], [], {}
     for case in open_cases:

@@ -1,12 +1,13 @@
 """Responsible units: the hierarchy district → department / street-township → community → grid."""
 
 from backend.clients.webhooks import redact
-from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.errors import Conflict, ValidationFailed
 from backend.extensions import db
-from backend.models import Case, CaseStatus, Category, RoutingRule, Unit, UnitKind
+from backend.models import HANDLED_BY_UNIT, Case, CaseStatus, Category, RoutingRule, Unit, UnitKind
 from backend.models.case import case_co_units
 from backend.services import audit, workflow
 from backend.services.actors import Actor
+from backend.services.lookup import get_or_404
 
 FIELDS = (
     "code",
@@ -21,7 +22,6 @@ FIELDS = (
     "webhook_kind",
     "active",
 )
-OPEN_STATUSES = (CaseStatus.DISPATCHED, CaseStatus.PROCESSING)
 
 
 def _snapshot(unit: Unit) -> dict:
@@ -31,10 +31,7 @@ def _snapshot(unit: Unit) -> dict:
 
 
 def get(unit_id: int) -> Unit:
-    unit = db.session.get(Unit, unit_id)
-    if unit is None:
-        raise NotFound("单位不存在", code="unit_not_found")
-    return unit
+    return get_or_404(Unit, unit_id, "单位不存在", "unit_not_found")
 
 
 def list_all(kind: UnitKind | None = None, active: bool | None = None) -> list[Unit]:
@@ -87,10 +84,10 @@ def _deactivate(unit: Unit) -> int:
     referenced = _still_referenced(unit)
     if referenced:
         raise Conflict(f"该单位仍被使用：{'、'.join(referenced)}；请先修改后再停用", code="unit_in_use")
-    cases = db.session.scalars(db.select(Case).where(Case.unit_id == unit.id, Case.status.in_(OPEN_STATUSES))).all()
+    cases = db.session.scalars(db.select(Case).where(Case.unit_id == unit.id, Case.status.in_(HANDLED_BY_UNIT))).all()
     for case in cases:
         workflow.recall(case, f"{unit.name}已停用，案件退回调度中心")
-    open_case_ids = db.select(Case.id).where(Case.status.in_((CaseStatus.PENDING, *OPEN_STATUSES)))
+    open_case_ids = db.select(Case.id).where(Case.status.in_((CaseStatus.PENDING, *HANDLED_BY_UNIT)))
     db.session.execute(
         case_co_units.delete().where(case_co_units.c.unit_id == unit.id, case_co_units.c.case_id.in_(open_case_ids))
     )

@@ -85,10 +85,6 @@ STATUS_NAMES = {
 }
 
 
-def allowed_actions(case: Case) -> list[str]:
-    return [name for name, t in TRANSITIONS.items() if case.status in t.sources]
-
-
 def _apply(case: Case, action: str, actor: Actor, note: str = "", data: dict | None = None) -> CaseEvent:
     transition = TRANSITIONS[action]
     if not transition.allowed(actor, case):

@@ -106,6 +106,7 @@ _FIELD_MESSAGES = [
     (re.compile(r"^Not a valid boolean\.$"), "必须是 true 或 false"),
     (re.compile(r"^Not a valid list\.$"), "必须是列表"),
     (re.compile(r"^Invalid input type\.$"), "格式不正确"),
+    (re.compile(r"^Not a valid date\.$"), "日期格式应为 YYYY-MM-DD"),
     (re.compile(r"^Number too large\.$"), "数值过大"),
     (re.compile(r"^Special numeric values \(nan or infinity\) are not permitted\.$"), "必须是有效数字"),
     (re.compile(r"^Must be one of: (.*)\.$"), r"取值必须是：\1"),

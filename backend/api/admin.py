@@ -3,7 +3,7 @@ from flask import Blueprint
 from backend.api.common import actor, json_body, query_args, staff_case
 from backend.auth import dispatcher_required
 from backend.extensions import db
-from backend.schemas.case import AdminCaseArgs, CommentIn, DispatchIn, ReasonIn, StaffCaseOut
+from backend.schemas.case import AdminCaseArgs, CommentIn, DispatchIn, ReasonIn, StaffCaseSummaryOut
 from backend.schemas.common import page_of
 from backend.schemas.map import UnitArgs, UnitDetailOut
 from backend.services import cases, categories, health, units, workflow
@@ -15,7 +15,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @dispatcher_required
 def list_cases():
     args = query_args(AdminCaseArgs())
-    return page_of(StaffCaseOut(), cases.list_for_dispatcher(**args))
+    return page_of(StaffCaseSummaryOut(), cases.list_for_dispatcher(**args))
 
 
 @bp.get("/cases/<int:case_id>")

@@ -3,9 +3,9 @@ from flask import Blueprint, request
 from backend.api.common import actor, json_body, query_args
 from backend.auth import citizen_required, current_principal, login_required
 from backend.extensions import db
-from backend.schemas.case import CitizenReportOut, RatingIn, ReportIn
+from backend.schemas.case import CaseListArgs, CitizenReportOut, CitizenReportSummaryOut, RatingIn, ReportIn
 from backend.schemas.catalogue import CategoryOut
-from backend.schemas.common import PageArgs, page_of
+from backend.schemas.common import page_of
 from backend.schemas.photo import PhotoUploadedOut
 from backend.schemas.supervision import SubscriptionsIn
 from backend.services import cases, intake, photos, subscriptions, workflow
@@ -39,8 +39,8 @@ def submit_report():
 @bp.get("/reports/mine")
 @citizen_required
 def my_reports():
-    args = query_args(PageArgs())
-    return page_of(CitizenReportOut(), cases.list_for_reporter(current_principal().id, **args))
+    args = query_args(CaseListArgs())
+    return page_of(CitizenReportSummaryOut(), cases.list_for_reporter(current_principal().id, **args))
 
 
 @bp.get("/reports/<int:case_id>")

@@ -3,7 +3,7 @@ from flask import Blueprint
 from backend.api.common import actor, json_body, query_args, staff_case
 from backend.auth import current_principal, unit_staff_required
 from backend.extensions import db
-from backend.schemas.case import CommentIn, ReasonIn, ReplyIn, StaffCaseOut, UnitCaseArgs
+from backend.schemas.case import CommentIn, ReasonIn, ReplyIn, StaffCaseOut, StaffCaseSummaryOut, UnitCaseArgs
 from backend.schemas.common import page_of
 from backend.schemas.supervision import ExtensionIn, ExtensionOut, InboxArgs, InboxItemOut
 from backend.services import cases, extensions, inbox, workflow
@@ -19,7 +19,7 @@ def _own_case(case_id: int):
 @unit_staff_required
 def list_cases():
     args = query_args(UnitCaseArgs())
-    return page_of(StaffCaseOut(), cases.list_for_unit(current_principal().unit_id, **args))
+    return page_of(StaffCaseSummaryOut(), cases.list_for_unit(current_principal().unit_id, **args))
 
 
 @bp.get("/cases/<int:case_id>")

@@ -6,7 +6,7 @@ from backend.models import CaseStatus, CoordSystem, EventType, Rating
 from backend.models.types import utcnow
 from backend.schemas.auth import UnitRefOut
 from backend.schemas.common import LocalDateTime, PageArgs, local_iso
-from backend.schemas.photo import PhotoRefOut
+from backend.schemas.photo import PhotoRefOut, PhotoThumbOut
 from backend.services import deadlines
 
 # What a citizen's timeline leaves out: internal routing chatter between units and dispatchers.
@@ -61,16 +61,23 @@ class CommentIn(Schema):
     content = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
-class UnitCaseArgs(PageArgs):
+class CaseListArgs(PageArgs):
+    # keyset paging for deep pages: the items after (older than) this case id; `page` is then ignored
+    after_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+class UnitCaseArgs(CaseListArgs):
     status = fields.Enum(CaseStatus, by_value=True, load_default=None)
     role = fields.String(load_default=None, validate=validate.OneOf(["lead", "co"]))
 
 
-class AdminCaseArgs(PageArgs):
+class AdminCaseArgs(CaseListArgs):
     status = fields.Enum(CaseStatus, by_value=True, load_default=None)
     unit_id = fields.Integer(load_default=None)
     category = fields.String(load_default=None)
     needs_review = fields.Boolean(load_default=None)
+    created_from = fields.Date(load_default=None)  # China Standard Time days, inclusive
+    created_to = fields.Date(load_default=None)
 
 
 class LocationOut(Schema):
@@ -124,7 +131,9 @@ def _rating(case) -> dict | None:
     return {"rating": str(case.rating), "comment": case.rating_comment or "", "at": local_iso(case.rated_at)}
 
 
-class _CaseBase(Schema):
+class _CaseSummaryBase(Schema):
+    """What a list item shows: no timeline, no reply, thumbnails only (a list is read constantly)."""
+
     id = fields.Integer()
     number = fields.String()
     category = fields.Function(_category)
@@ -132,20 +141,12 @@ class _CaseBase(Schema):
     description = fields.String()
     location = fields.Function(_location)
     address = fields.String()
-    photos = fields.List(fields.Nested(PhotoRefOut))
+    photos = fields.List(fields.Nested(PhotoThumbOut))
     created_at = LocalDateTime()
-    reply = fields.Nested(ReplyOut, attribute="reply_event", allow_none=True)
     rating = fields.Function(_rating)
 
 
-class CitizenReportOut(_CaseBase):
-    unit = fields.Nested(UnitNameOut, allow_none=True)
-    timeline = fields.Function(
-        lambda case: CitizenEventOut(many=True).dump([e for e in case.events if e.type not in INTERNAL_EVENTS])
-    )
-
-
-class StaffCaseOut(_CaseBase):
+class _StaffFields(Schema):
     """No reporter_id, openid, name or phone: the fields simply do not exist here."""
 
     unit = fields.Nested(UnitRefOut, allow_none=True)
@@ -157,7 +158,30 @@ class StaffCaseOut(_CaseBase):
     escalation_level = fields.Integer()
     needs_review = fields.Boolean()
     routing_status = fields.String()
-    routing_reason = fields.String(allow_none=True)
     updated_at = LocalDateTime()
     closed_at = LocalDateTime(allow_none=True)
+
+
+class CitizenReportSummaryOut(_CaseSummaryBase):
+    unit = fields.Nested(UnitNameOut, allow_none=True)
+
+
+class StaffCaseSummaryOut(_StaffFields, _CaseSummaryBase):
+    pass
+
+
+class _CaseBase(_CaseSummaryBase):
+    photos = fields.List(fields.Nested(PhotoRefOut))
+    reply = fields.Nested(ReplyOut, attribute="reply_event", allow_none=True)
+
+
+class CitizenReportOut(_CaseBase):
+    unit = fields.Nested(UnitNameOut, allow_none=True)
+    timeline = fields.Function(
+        lambda case: CitizenEventOut(many=True).dump([e for e in case.events if e.type not in INTERNAL_EVENTS])
+    )
+
+
+class StaffCaseOut(_StaffFields, _CaseBase):
+    routing_reason = fields.String(allow_none=True)
     timeline = fields.List(fields.Nested(StaffEventOut), attribute="events")

@@ -11,6 +11,13 @@ class PhotoRefOut(Schema):
     thumb_url = fields.Function(lambda photo: photos.signed_url(photo, "thumb"))
 
 
+class PhotoThumbOut(Schema):
+    """A photo in a list item: the thumbnail only (the full copy comes with the case itself)."""
+
+    id = fields.Integer()
+    thumb_url = fields.Function(lambda photo: photos.signed_url(photo, "thumb"))
+
+
 class PhotoUploadedOut(PhotoRefOut):
     width = fields.Integer()
     height = fields.Integer()

@@ -1,12 +1,14 @@
 """Reading cases, always scoped to who asks: a citizen their reports, a unit its cases."""
 
+from datetime import date, datetime, time, timedelta
+
 from sqlalchemy.orm import selectinload
 
 from backend.errors import NotFound
 from backend.extensions import db
 from backend.models import Case, CaseEvent, CaseStatus, Category
 from backend.models.case import case_co_units
-from backend.services.paging import paginate
+from backend.models.types import LOCAL_TZ
 
 _FULL = (
     selectinload(Case.category),
@@ -19,6 +21,15 @@ _FULL = (
 )
 
 
+# A list item shows no timeline, so it loads none: three small IN queries per page, whatever its size.
+_SUMMARY = (
+    selectinload(Case.category),
+    selectinload(Case.unit),
+    selectinload(Case.co_units),
+    selectinload(Case.photos),
+)
+
+
 def _one(query) -> Case:
     case = db.session.scalar(query.options(*_FULL))
     if case is None:
@@ -26,16 +37,29 @@ def _one(query) -> Case:
     return case
 
 
-def _page(query, page: int, per_page: int) -> dict:
-    return paginate(query, page, per_page, Case.id.desc(), options=_FULL)
+def _page(ids, page: int, per_page: int, after_id: int | None = None) -> dict:
+    """One page of the cases whose ids the subquery `ids` selects, newest first.
+
+    The page's ids are chosen from `ids` alone (an index scan), then only those cases are loaded.
+    With `after_id` (keyset paging) a deep page costs what the first one does.
+    """
+    ids = ids.subquery()
+    total = db.session.scalar(db.select(db.func.count()).select_from(ids))
+    page_ids = db.select(ids.c.id).order_by(ids.c.id.desc()).limit(per_page)
+    page_ids = page_ids.where(ids.c.id < after_id) if after_id else page_ids.offset((page - 1) * per_page)
+    wanted = db.session.scalars(page_ids).all()
+    query = db.select(Case).where(Case.id.in_(wanted)).options(*_SUMMARY).order_by(Case.id.desc())
+    items = db.session.scalars(query).all() if wanted else []
+    next_after_id = items[-1].id if len(items) == per_page else None
+    return {"items": items, "total": total, "page": page, "per_page": per_page, "next_after_id": next_after_id}
 
 
 def for_reporter(case_id: int, user_id: int) -> Case:
     return _one(db.select(Case).where(Case.id == case_id, Case.reporter_id == user_id))
 
 
-def list_for_reporter(user_id: int, page: int, per_page: int) -> dict:
-    return _page(db.select(Case).where(Case.reporter_id == user_id), page, per_page)
+def list_for_reporter(user_id: int, page: int, per_page: int, after_id: int | None = None) -> dict:
+    return _page(db.select(Case.id).where(Case.reporter_id == user_id), page, per_page, after_id)
 
 
 def _handled_by(unit_id: int, role: str | None = None):
@@ -53,16 +77,33 @@ def for_unit(case_id: int, unit_id: int) -> Case:
 
 
 def list_for_unit(
-    unit_id: int, page: int, per_page: int, status: CaseStatus | None = None, role: str | None = None
+    unit_id: int,
+    page: int,
+    per_page: int,
+    status: CaseStatus | None = None,
+    role: str | None = None,
+    after_id: int | None = None,
 ) -> dict:
-    query = db.select(Case).where(_handled_by(unit_id, role))
+    # Led and co-handled cases as a UNION of two index scans: an OR across the two would scan every case.
+    led = db.select(Case.id).where(Case.unit_id == unit_id)
+    co_handled = (
+        db.select(case_co_units.c.case_id.label("id"))
+        .join(Case, Case.id == case_co_units.c.case_id)
+        .where(case_co_units.c.unit_id == unit_id)
+    )
     if status is not None:
-        query = query.where(Case.status == status)
-    return _page(query, page, per_page)
+        led = led.where(Case.status == status)
+        co_handled = co_handled.where(Case.status == status)
+    ids = {"lead": led, "co": co_handled}.get(role) if role else db.union(led, co_handled)
+    return _page(ids, page, per_page, after_id)
 
 
 def for_dispatcher(case_id: int) -> Case:
     return _one(db.select(Case).where(Case.id == case_id))
+
+
+def _local_day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=LOCAL_TZ)
 
 
 def list_for_dispatcher(
@@ -72,17 +113,24 @@ def list_for_dispatcher(
     unit_id: int | None = None,
     category: str | None = None,
     needs_review: bool | None = None,
+    created_from: date | None = None,
+    created_to: date | None = None,
+    after_id: int | None = None,
 ) -> dict:
-    query = db.select(Case)
+    ids = db.select(Case.id)
     if status is not None:
-        query = query.where(Case.status == status)
+        ids = ids.where(Case.status == status)
     if unit_id is not None:
-        query = query.where(Case.unit_id == unit_id)
+        ids = ids.where(Case.unit_id == unit_id)
     if category:
-        query = query.join(Case.category).where(Category.code == category)
+        ids = ids.where(Case.category_id.in_(db.select(Category.id).where(Category.code == category)))
     if needs_review is not None:
-        query = query.where(Case.needs_review.is_(needs_review))
-    return _page(query, page, per_page)
+        ids = ids.where(Case.needs_review.is_(needs_review))
+    if created_from is not None:
+        ids = ids.where(Case.created_at >= _local_day_start(created_from))
+    if created_to is not None:
+        ids = ids.where(Case.created_at < _local_day_start(created_to + timedelta(days=1)))
+    return _page(ids, page, per_page, after_id)
 
 
 def list_categories() -> list[Category]:

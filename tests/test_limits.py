@@ -140,6 +140,16 @@ def test_uploads_are_limited_per_account(api, app):
     assert api.upload(api.login_staff("dahezhonglu"), jpeg_bytes(64, 48)).status_code == 201
 
 
+def test_the_counts_live_in_the_shared_redis(api, app, redis):
+    """Every gunicorn worker and host counts in the same Redis (the tests' one: a unix socket)."""
+    assert app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "redis+unix://", "rediss://"))
+    api.upload_ok(api.login_citizen())
+    _login(api, "dispatcher", "wrong-password")
+    keys = [key.decode() for key in redis.keys("LIMITS:LIMITER/ssp-limits/*")]
+    assert any("PHOTO_UPLOAD_LIMIT" in key for key in keys), keys
+    assert any("staff-login-failures" in key for key in keys), keys
+
+
 def test_reports_are_limited_per_citizen_per_day(api, app):
     app.config["REPORT_SUBMIT_LIMIT"] = "10 per minute; 2 per day"
     citizen = api.login_citizen()

@@ -61,7 +61,10 @@ def purge_unattached(now=None) -> int:
     deleted = 0
     while True:
         ids = db.session.scalars(
-            db.select(Photo.id).where(_unattached(), Photo.created_at < cutoff).order_by(Photo.id).limit(PURGE_BATCH)
+            db.select(Photo.id)
+            .where(_unattached(), Photo.created_at < cutoff)
+            .order_by(Photo.created_at)
+            .limit(PURGE_BATCH)
         ).all()
         if not ids:
             return deleted

@@ -94,6 +94,29 @@ class Config:
     WECHATPAY_NOTIFY_URL = os.environ.get("WECHATPAY_NOTIFY_URL", "")
     PAYOUT_POLL_INTERVAL_SECONDS = _env_int("PAYOUT_POLL_INTERVAL_SECONDS", 600)
 
+    # Abuse and resource limits (OWASP API4). Rates in Flask-Limiter's notation ("N per minute; M per day"),
+    # counted in Redis (REDIS_URL) so every gunicorn worker and host shares them; a breach answers 429.
+    RATELIMIT_ENABLED = True
+    RATELIMIT_KEY_PREFIX = "ssp-limits"
+    RATELIMIT_STORAGE_OPTIONS: ClassVar[dict] = {"socket_connect_timeout": 2, "socket_timeout": 2}
+    # Redis unreachable: count per process in memory rather than fail the request
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    # failed staff logins from one client address (successful ones do not count)
+    STAFF_LOGIN_IP_LIMIT = os.environ.get("STAFF_LOGIN_IP_LIMIT", "30 per 15 minutes")
+    # failed staff logins of one username before it is locked until the window ends or an admin unlocks it
+    STAFF_LOGIN_LOCKOUT = os.environ.get("STAFF_LOGIN_LOCKOUT", "10 per 15 minutes")
+    # POST /auth/wechat and /auth/dev from one client address (carrier NAT puts many phones on one address)
+    CITIZEN_LOGIN_IP_LIMIT = os.environ.get("CITIZEN_LOGIN_IP_LIMIT", "60 per minute; 1000 per hour")
+    # per account (citizen or staff); an honest report has at most 9 photos
+    PHOTO_UPLOAD_LIMIT = os.environ.get("PHOTO_UPLOAD_LIMIT", "30 per minute; 300 per day")
+    REPORT_SUBMIT_LIMIT = os.environ.get("REPORT_SUBMIT_LIMIT", "10 per minute; 60 per day")
+    # bytes of uploaded photos one account may keep that no report or reply uses yet (9 photos of 20 MB fit)
+    UNATTACHED_PHOTO_QUOTA_BYTES = _env_int("UNATTACHED_PHOTO_QUOTA_BYTES", 200 * 1024 * 1024)
+    # uploads never attached are deleted (row and files) after this long, checked every interval
+    UNATTACHED_PHOTO_MAX_AGE_SECONDS = _env_int("UNATTACHED_PHOTO_MAX_AGE_SECONDS", 24 * 3600)
+    UNATTACHED_PHOTO_PURGE_INTERVAL_SECONDS = _env_int("UNATTACHED_PHOTO_PURGE_INTERVAL_SECONDS", 3600)
+
     # Periodic sweep: reports and photos untouched for this long are enqueued again.
     SWEEP_INTERVAL_SECONDS = _env_int("SWEEP_INTERVAL_SECONDS", 60)
     SWEEP_GRACE_SECONDS = _env_int("SWEEP_GRACE_SECONDS", 30)
@@ -112,6 +135,12 @@ class TestingConfig(Config):
     WECHAT_APPID = "wx-test-appid"
     WECHAT_SECRET = "wx-test-secret"
     SWEEP_GRACE_SECONDS = 0
+    # Limits stay on in tests, high enough for tests that log in and upload many times; tests of the limits
+    # lower them on their app.
+    STAFF_LOGIN_IP_LIMIT = "1000 per minute"
+    CITIZEN_LOGIN_IP_LIMIT = "1000 per minute"
+    PHOTO_UPLOAD_LIMIT = "1000 per minute"
+    REPORT_SUBMIT_LIMIT = "1000 per minute"
     WECHAT_TEMPLATES: ClassVar[dict] = {
         kind: {
             "template_id": f"tmpl-{kind}",

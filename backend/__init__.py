@@ -4,7 +4,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
-from backend.extensions import db, migrate, redis_store
+from backend.extensions import db, limiter, migrate, redis_store
 from backend.storage import init_storage
 
 
@@ -26,6 +26,7 @@ def create_app(config: type[settings.Config] | None = None, overrides: dict | No
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings.BASE_DIR / "migrations"), render_as_batch=True)
     redis_store.init_app(app)
+    limiter.init_app(app)
     init_storage(app)
 
     from backend import models  # noqa: F401 - registers the tables for migrations

@@ -1,5 +1,6 @@
 """Tokens, the current principal and role checks."""
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -50,6 +51,18 @@ def password_matches(password_hash: str, password: str) -> bool:
     return check_password_hash(password_hash, password)
 
 
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def dummy_password_hash() -> str:
+    """A hash of the configured method matching no password, to check when a login names nobody: an unknown
+    username then costs what a known one costs."""
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash(secrets.token_urlsafe(32), method=method)
+    return _DUMMY_HASHES[method]
+
+
 def _principal_from_request() -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -98,5 +111,6 @@ login_required = _requires(lambda p: True)
 citizen_required = _requires(lambda p: p.kind == CITIZEN)
 unit_staff_required = _requires(lambda p: p.role == StaffRole.UNIT_STAFF and p.unit_id is not None)
 dispatcher_required = _requires(lambda p: p.role in DISPATCH_ROLES)
+admin_required = _requires(lambda p: p.role == StaffRole.ADMIN)
 # Only reward administrators see who claims a reward (报告人保护); admins can too.
 reward_admin_required = _requires(lambda p: p.role in (StaffRole.REWARD_ADMIN, StaffRole.ADMIN))

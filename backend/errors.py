@@ -1,15 +1,19 @@
 """The AppError family and the one JSON error envelope of the API."""
 
 import logging
+import math
 import re
+import time
 
 from flask import Flask, jsonify
+from flask_limiter.errors import RateLimitExceeded
 from marshmallow import ValidationError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from backend.extensions import db
+from backend.extensions import db, limiter
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +80,18 @@ class PayloadTooLarge(AppError):
     message = "图片不能超过 20 MB"
 
 
+class TooManyRequests(AppError):
+    """A rate limit, lock-out or quota: answered 429 with Retry-After (seconds) when a wait helps."""
+
+    status = 429
+    code = "rate_limited"
+    message = "操作太频繁，请稍后再试"
+
+    def __init__(self, message: str | None = None, code: str | None = None, retry_after: float | None = None):
+        super().__init__(message, code)
+        self.retry_after = None if retry_after is None else max(1, math.ceil(retry_after))
+
+
 class ServiceUnavailable(AppError):
     status = 503
     code = "service_unavailable"
@@ -137,11 +153,31 @@ def _json(body: dict, status: int):
     return response
 
 
+def _seconds_until_reset(error: RateLimitExceeded) -> float:
+    """When the breached window frees a request again; the whole window if the store cannot tell."""
+    try:
+        current = limiter.current_limit
+        if current is not None and current.breached:
+            return current.window.reset_time - time.time()
+    except RedisError:  # the counts live in Redis, which may have just gone away
+        log.warning("could not read the rate limit window", exc_info=True)
+    return error.limit.limit.get_expiry()
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(AppError)
     def handle_app_error(error: AppError):
         db.session.rollback()
-        return _json(error.to_dict(), error.status)
+        response = _json(error.to_dict(), error.status)
+        if getattr(error, "retry_after", None):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
+
+    @app.errorhandler(RateLimitExceeded)
+    def handle_rate_limited(error: RateLimitExceeded):
+        # the limit's own Chinese message (error_message of the decorator), else the generic one
+        message = error.description if error.limit.error_message else None
+        return handle_app_error(TooManyRequests(message, retry_after=_seconds_until_reset(error)))
 
     @app.errorhandler(ValidationError)
     def handle_validation_error(error: ValidationError):

@@ -1,8 +1,11 @@
 """Extensions, created unbound and bound to the app in create_app."""
 
 from flask import Flask, current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from limits import parse_many
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import MetaData
@@ -41,3 +44,41 @@ class RedisHolder:
 
 
 redis_store = RedisHolder()
+
+
+def _limits_storage_uri(redis_url: str) -> str:
+    """The `limits` library spells a unix socket `redis+unix://`; no Redis at all (a CLI run) counts in memory."""
+    if not redis_url:
+        return "memory://"
+    if redis_url.startswith("unix://"):
+        return "redis+" + redis_url
+    return redis_url
+
+
+class RateLimiter(Limiter):
+    """Flask-Limiter, counting in the app's Redis so every gunicorn worker and host shares the counts.
+
+    The client address is `request.remote_addr`, which ProxyFix sets from X-Forwarded-For when BEHIND_PROXY.
+    """
+
+    SETTINGS = (
+        "STAFF_LOGIN_IP_LIMIT",
+        "STAFF_LOGIN_LOCKOUT",
+        "CITIZEN_LOGIN_IP_LIMIT",
+        "PHOTO_UPLOAD_LIMIT",
+        "REPORT_SUBMIT_LIMIT",
+    )
+
+    def init_app(self, app: Flask) -> None:
+        for name in self.SETTINGS:  # a malformed limit fails at start-up, not at the first request
+            try:
+                parse_many(app.config[name])
+            except ValueError as exc:
+                raise RuntimeError(f"{name}: {exc}") from exc
+        app.config.setdefault("RATELIMIT_STORAGE_URI", _limits_storage_uri(app.config["REDIS_URL"]))
+        super().init_app(app)
+        # a new app starts on its own store, not on the in-memory fallback an earlier app fell back to
+        self._storage_dead = False
+
+
+limiter = RateLimiter(key_func=get_remote_address)

@@ -13,6 +13,8 @@ from workers.queues import PERIODIC, POLL_PAYOUTS, RUN_SUPERVISION, SWEEP_STUCK,
 
 log = logging.getLogger(__name__)
 
+PURGE_UNATTACHED_PHOTOS = "workers.jobs.uploads.purge_unattached_photos"
+
 
 @dataclass(frozen=True)
 class PeriodicJob:
@@ -26,6 +28,7 @@ def periodic_table(config) -> list[PeriodicJob]:
         PeriodicJob("sweep-stuck", SWEEP_STUCK, config["SWEEP_INTERVAL_SECONDS"]),
         PeriodicJob("supervision", RUN_SUPERVISION, config["SUPERVISION_INTERVAL_SECONDS"]),
         PeriodicJob("poll-payouts", POLL_PAYOUTS, config["PAYOUT_POLL_INTERVAL_SECONDS"]),
+        PeriodicJob("purge-uploads", PURGE_UNATTACHED_PHOTOS, config["UNATTACHED_PHOTO_PURGE_INTERVAL_SECONDS"]),
     ]
 
 

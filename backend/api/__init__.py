@@ -7,6 +7,7 @@ def register_blueprints(app: Flask) -> None:
         admin_calendar,
         admin_map,
         admin_regions,
+        admin_staff,
         admin_supervision,
         auth,
         citizen,
@@ -16,7 +17,18 @@ def register_blueprints(app: Flask) -> None:
     )
 
     api = Blueprint("api", __name__, url_prefix="/api/v1")
-    for module in (auth, citizen, unit, admin, admin_map, admin_regions, admin_calendar, admin_supervision, rewards):
+    for module in (
+        auth,
+        citizen,
+        unit,
+        admin,
+        admin_map,
+        admin_regions,
+        admin_calendar,
+        admin_supervision,
+        admin_staff,
+        rewards,
+    ):
         api.register_blueprint(module.bp)
     app.register_blueprint(api)
     app.register_blueprint(media.bp)

@@ -1,6 +1,7 @@
 from flask import Blueprint
 
 from backend.api.common import json_body
+from backend.api.throttle import per_ip
 from backend.extensions import db
 from backend.schemas.auth import CitizenSessionOut, DevLoginIn, StaffLoginIn, StaffSessionOut, WeChatLoginIn
 from backend.services import accounts
@@ -8,7 +9,11 @@ from backend.services import accounts
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
+LOGIN_TOO_OFTEN = "登录太频繁，请稍后再试"
+
+
 @bp.post("/wechat")
+@per_ip("CITIZEN_LOGIN_IP_LIMIT", LOGIN_TOO_OFTEN)
 def wechat_login():
     data = json_body(WeChatLoginIn())
     session = accounts.login_with_wechat(data["code"])
@@ -17,6 +22,7 @@ def wechat_login():
 
 
 @bp.post("/dev")
+@per_ip("CITIZEN_LOGIN_IP_LIMIT", LOGIN_TOO_OFTEN)
 def dev_login():
     accounts.require_dev_login()
     session = accounts.login_for_development(json_body(DevLoginIn())["openid"])
@@ -25,6 +31,7 @@ def dev_login():
 
 
 @bp.post("/staff")
+@per_ip("STAFF_LOGIN_IP_LIMIT", "登录失败次数过多，请稍后再试", only_failures=True)
 def staff_login():
     data = json_body(StaffLoginIn())
     return StaffSessionOut().dump(accounts.login_staff(data["username"], data["password"]))

@@ -1,6 +1,7 @@
 from flask import Blueprint, request
 
 from backend.api.common import actor, json_body, query_args
+from backend.api.throttle import per_account
 from backend.auth import citizen_required, current_principal, login_required
 from backend.extensions import db
 from backend.schemas.case import CaseListArgs, CitizenReportOut, CitizenReportSummaryOut, RatingIn, ReportIn
@@ -20,6 +21,7 @@ def list_categories():
 
 @bp.post("/photos")
 @login_required
+@per_account("PHOTO_UPLOAD_LIMIT", "上传图片太频繁，请稍后再试")
 def upload_photo():
     photo = photos.accept_upload(request.files.get("file"), actor())
     db.session.commit()
@@ -28,6 +30,7 @@ def upload_photo():
 
 @bp.post("/reports")
 @citizen_required
+@per_account("REPORT_SUBMIT_LIMIT", "提交举报太频繁，请稍后再试")
 def submit_report():
     data = json_body(ReportIn())
     key = request.headers.get("Idempotency-Key", "").strip()[:128] or None

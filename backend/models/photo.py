@@ -1,7 +1,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Integer, String
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import db
@@ -14,10 +14,22 @@ class PhotoStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+UNATTACHED = "case_id IS NULL AND event_id IS NULL"
+
+
 class Photo(db.Model):
     """An uploaded photo. The original stays private; units and citizens get EXIF-free copies."""
 
     __tablename__ = "photos"
+    # Partial indexes over the few uploads no report uses yet: the per-account quota and the purge of old ones.
+    __table_args__ = tuple(
+        Index(name, column, sqlite_where=text(UNATTACHED), postgresql_where=text(UNATTACHED))
+        for name, column in (
+            ("ix_photos_unattached_user", "uploader_user_id"),
+            ("ix_photos_unattached_staff", "uploader_staff_id"),
+            ("ix_photos_unattached_created", "created_at"),
+        )
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uploader_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

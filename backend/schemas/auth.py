@@ -41,3 +41,9 @@ class StaffSessionOut(Schema):
     token = fields.String()
     expires_in = fields.Integer()
     staff = fields.Nested(StaffOut)
+
+
+class StaffUnlockedOut(Schema):
+    staff = fields.Nested(StaffOut)
+    was_locked = fields.Boolean()
+    failed_attempts = fields.Integer()

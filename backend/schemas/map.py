@@ -132,7 +132,7 @@ class RuleOut(Schema):
 
 class AuditArgs(PageArgs):
     entity = fields.String(
-        load_default=None, validate=validate.OneOf(["unit", "region", "category", "rule", "calendar"])
+        load_default=None, validate=validate.OneOf(["unit", "region", "category", "rule", "calendar", "staff"])
     )
     entity_id = fields.Integer(load_default=None)
 

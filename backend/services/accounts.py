@@ -2,12 +2,13 @@
 
 from flask import current_app
 
-from backend.auth import CITIZEN, STAFF, hash_password, issue_token, password_matches, token_ttl
+from backend.auth import CITIZEN, STAFF, dummy_password_hash, hash_password, issue_token, password_matches, token_ttl
 from backend.clients.wechat import TRANSIENT_ERRCODES, WeChatError, WeChatUnavailable, client_from_config
 from backend.errors import Forbidden, NotFound, ServiceUnavailable, Unauthorized, ValidationFailed
 from backend.extensions import db
 from backend.models import Staff, StaffRole, Unit, User
 from backend.models.types import utcnow
+from backend.services import lockout
 
 
 def _user_for_openid(openid: str, unionid: str | None = None) -> User:
@@ -52,11 +53,16 @@ def login_for_development(openid: str) -> dict:
 
 
 def login_staff(username: str, password: str) -> dict:
+    lockout.ensure_unlocked(username)
     staff = db.session.scalar(db.select(Staff).where(Staff.username == username))
-    if staff is None or not password_matches(staff.password_hash, password):
+    # One password check whether the username exists or not, so the answer's timing does not tell.
+    matched = password_matches(staff.password_hash if staff else dummy_password_hash(), password)
+    if staff is None or not matched:
+        lockout.record_failure(username)
         raise Unauthorized("用户名或密码错误", code="invalid_credentials")
     if not staff.active:
         raise Forbidden("账号已停用", code="account_disabled")
+    lockout.forget_failures(username)
     return {"token": issue_token(STAFF, staff.id), "expires_in": token_ttl(STAFF), "staff": staff}
 
 

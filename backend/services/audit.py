@@ -49,7 +49,7 @@ def record_access(actor: Actor, entity: str, entity_id: int | None, detail: dict
 
 # Who sees which part of the trail: dispatchers the responsibility map, reward administrators the
 # reward programme (its entries name citizens, whom dispatchers must never learn of).
-MAP_ENTITIES = ("unit", "region", "category", "rule", "calendar")
+MAP_ENTITIES = ("unit", "region", "category", "rule", "calendar", "staff")  # staff: a lock-out lifted
 REWARD_ENTITIES = ("reward_rule", "reward_suspension", "user")
 
 

@@ -12,7 +12,7 @@ from backend.errors import NotFound, PayloadTooLarge, UploadRejected, Validation
 from backend.extensions import db
 from backend.models import ActorKind, Photo, PhotoStatus
 from backend.models.types import utcnow
-from backend.services import images
+from backend.services import images, uploads
 from backend.services.actors import Actor
 from backend.storage import get_storage
 from workers.queues import enqueue_after_commit, process_photo_job
@@ -36,6 +36,7 @@ def accept_upload(upload: FileStorage | None, uploader: Actor) -> Photo:
     data = _read_limited(upload, config["MAX_PHOTO_BYTES"])
     if not data:
         raise UploadRejected("图片是空的，请重新选择", code="empty_file")
+    uploads.ensure_quota(uploader, len(data))
     try:
         info = images.inspect(data, config["MAX_PHOTO_PIXELS"])
     except images.BadImage as exc:

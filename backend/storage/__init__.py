@@ -36,6 +36,10 @@ class LocalStorage:
     def exists(self, key: str | None) -> bool:
         return bool(key) and self.path(key).is_file()
 
+    def delete(self, key: str) -> None:
+        """Remove a file; one already gone is fine (deleting twice is harmless)."""
+        self.path(key).unlink(missing_ok=True)
+
 
 def init_storage(app) -> None:
     app.extensions["storage"] = LocalStorage(app.config["MEDIA_ROOT"])

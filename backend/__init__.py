@@ -13,8 +13,8 @@ def create_app(config: type[settings.Config] | None = None, overrides: dict | No
     app = Flask(__name__)
     app.config.from_object(config)
     app.config.update(overrides or {})
-    if config is settings.ProductionConfig and (problems := config.problems()):
-        raise RuntimeError("refusing to start in production: " + "; ".join(problems))
+    if problems := config.problems(app.config):
+        raise RuntimeError(f"refusing to start ({config.__name__}): " + "; ".join(problems))
     from backend.services.workcalendar import parse_work_hours
 
     parse_work_hours(app.config["WORK_HOURS"])  # a malformed WORK_HOURS fails here, not at the first deadline

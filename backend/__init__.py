@@ -4,7 +4,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
-from backend.extensions import db, migrate, redis_store
+from backend.extensions import db, enforce_foreign_keys, migrate, redis_store
 from backend.storage import init_storage
 
 
@@ -24,6 +24,7 @@ def create_app(config: type[settings.Config] | None = None, overrides: dict | No
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     db.init_app(app)
+    enforce_foreign_keys(app)
     migrate.init_app(app, db, directory=str(settings.BASE_DIR / "migrations"), render_as_batch=True)
     redis_store.init_app(app)
     init_storage(app)

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import ClassVar
 
 BASE_DIR = Path(__file__).resolve().parent
-DEFAULT_SECRET_KEY = "dev-secret-change-me"
+MIN_SECRET_KEY_LENGTH = 32
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -21,7 +21,11 @@ def _env_int(name: str, default: int) -> int:
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
+    """What every environment shares. Nothing here is a usable secret: each environment sets its own."""
+
+    DEBUG = False
+    # No default: `make run` (scripts/run_dev.py) keeps a random one under var/, the tests set their own.
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'suishoupai.db'}")
     SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True}
     # Unset means "start an embedded redis-server" (see scripts/run_dev.py and tests/conftest.py).
@@ -121,9 +125,17 @@ class Config:
     SWEEP_INTERVAL_SECONDS = _env_int("SWEEP_INTERVAL_SECONDS", 60)
     SWEEP_GRACE_SECONDS = _env_int("SWEEP_GRACE_SECONDS", 30)
 
+    @classmethod
+    def problems(cls, settings: dict) -> list[str]:
+        """Why an app with these settings must not start (empty: it may)."""
+        if not settings.get("SECRET_KEY"):
+            return ["SECRET_KEY must be set"]
+        return []
+
 
 class DevelopmentConfig(Config):
-    DEBUG = True
+    # The interactive debugger runs code sent by whoever reaches the port: only when asked for.
+    DEBUG = _env_bool("FLASK_DEBUG", False)
 
 
 class TestingConfig(Config):
@@ -152,30 +164,42 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
+    """The default (APP_ENV unset): refuses to start without the settings a real deployment needs."""
+
+    DEBUG = False
     DEV_LOGIN_ENABLED = False
+    # No local fallback: a production process must be told where its database is.
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "")
 
     @classmethod
-    def problems(cls) -> list[str]:
+    def problems(cls, settings: dict) -> list[str]:
         found = []
-        if cls.SECRET_KEY == DEFAULT_SECRET_KEY or len(cls.SECRET_KEY) < 32:
-            found.append("SECRET_KEY must be set to a random value of at least 32 characters")
-        if not os.environ.get("DATABASE_URL"):
+        if len(settings.get("SECRET_KEY") or "") < MIN_SECRET_KEY_LENGTH:
+            found.append(f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_KEY_LENGTH} characters")
+        if not settings.get("SQLALCHEMY_DATABASE_URI"):
             found.append("DATABASE_URL must be set")
-        if not cls.REDIS_URL:
+        if not settings.get("REDIS_URL"):
             found.append("REDIS_URL must be set")
-        if not (cls.WECHAT_APPID and cls.WECHAT_SECRET):
+        if not (settings.get("WECHAT_APPID") and settings.get("WECHAT_SECRET")):
             found.append("WECHAT_APPID and WECHAT_SECRET must be set")
-        if _env_bool("DEV_LOGIN_ENABLED"):
+        if settings.get("DEBUG") or _env_bool("FLASK_DEBUG"):
+            found.append("DEBUG (FLASK_DEBUG) is not allowed in production")
+        if settings.get("DEV_LOGIN_ENABLED") or _env_bool("DEV_LOGIN_ENABLED"):
             found.append("DEV_LOGIN_ENABLED is not allowed in production")
         return found
 
 
+# What APP_ENV may name. TestingConfig is not among them: the test suite passes it to create_app itself,
+# so no deployment can pick its fixed secret by setting an environment variable.
 CONFIGS = {
     "development": DevelopmentConfig,
-    "testing": TestingConfig,
     "production": ProductionConfig,
 }
 
 
 def config_from_env() -> type[Config]:
-    return CONFIGS[os.environ.get("APP_ENV", "development")]
+    """APP_ENV unset means production: a forgotten variable must fail closed, never run the development setup."""
+    name = os.environ.get("APP_ENV", "").strip() or "production"
+    if name not in CONFIGS:
+        raise RuntimeError(f"APP_ENV={name!r} is not one of: {', '.join(CONFIGS)}")
+    return CONFIGS[name]

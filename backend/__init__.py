@@ -4,7 +4,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
-from backend.extensions import db, limiter, migrate, redis_store
+from backend.extensions import db, enforce_foreign_keys, limiter, migrate, redis_store
 from backend.storage import init_storage
 
 
@@ -13,8 +13,8 @@ def create_app(config: type[settings.Config] | None = None, overrides: dict | No
     app = Flask(__name__)
     app.config.from_object(config)
     app.config.update(overrides or {})
-    if config is settings.ProductionConfig and (problems := config.problems()):
-        raise RuntimeError("refusing to start in production: " + "; ".join(problems))
+    if problems := config.problems(app.config):
+        raise RuntimeError(f"refusing to start ({config.__name__}): " + "; ".join(problems))
     from backend.services.workcalendar import parse_work_hours
 
     parse_work_hours(app.config["WORK_HOURS"])  # a malformed WORK_HOURS fails here, not at the first deadline
@@ -24,6 +24,7 @@ def create_app(config: type[settings.Config] | None = None, overrides: dict | No
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     db.init_app(app)
+    enforce_foreign_keys(app)
     migrate.init_app(app, db, directory=str(settings.BASE_DIR / "migrations"), render_as_batch=True)
     redis_store.init_app(app)
     limiter.init_app(app)

@@ -32,7 +32,7 @@ def register_region_commands(app: Flask) -> None:
         "--coord",
         type=click.Choice([c.value for c in CoordSystem]),
         default=None,
-        help='Coordinate system of the file, unless it says so itself (top-level "coord").',
+        help='Coordinate system of the file, unless it says so itself (top-level "coord", or per feature).',
     )
     def import_regions(file, coord: str | None) -> None:
         """Create or update regions from a GeoJSON FeatureCollection (all or nothing)."""

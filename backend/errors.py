@@ -62,6 +62,23 @@ class Conflict(AppError):
     message = "当前状态不允许此操作"
 
 
+class InUse(Conflict):
+    """A delete of something other records still point at (a rule that routed cases, …)."""
+
+    code = "in_use"
+    message = "该数据仍被其他记录引用，不能删除；可改为停用"
+
+
+FOREIGN_KEY_VIOLATION = "23503"  # SQLSTATE, PostgreSQL
+
+
+def is_foreign_key_violation(error: IntegrityError) -> bool:
+    """A foreign key violation, as opposed to a unique or check one, on PostgreSQL and SQLite."""
+    if getattr(error.orig, "sqlstate", None) == FOREIGN_KEY_VIOLATION:
+        return True
+    return "FOREIGN KEY constraint failed" in str(error.orig)
+
+
 class ValidationFailed(AppError):
     status = 422
     code = "validation_failed"
@@ -192,9 +209,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(IntegrityError)
     def handle_integrity_error(error: IntegrityError):
-        # A unique or foreign key constraint caught a race the service checks could not see.
+        # A constraint caught what the service checks could not see: a delete of something still referenced
+        # (in_use), else a race with another writer (a unique key taken, a referenced row deleted meanwhile).
         db.session.rollback()
         log.warning("integrity error: %s", error.orig)
+        if is_foreign_key_violation(error) and (error.statement or "").lstrip().upper().startswith("DELETE"):
+            return _json(InUse().to_dict(), 409)
         return _json(Conflict("数据刚被其他操作修改，请刷新后重试", code="concurrent_update").to_dict(), 409)
 
     @app.errorhandler(OverflowError)

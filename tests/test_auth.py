@@ -126,7 +126,7 @@ def test_dev_login_is_off_unless_enabled(api, app):
 
 
 def test_production_refuses_default_secret_and_dev_login(monkeypatch):
-    monkeypatch.setattr(config.ProductionConfig, "SECRET_KEY", config.DEFAULT_SECRET_KEY)
+    monkeypatch.setattr(config.ProductionConfig, "SECRET_KEY", "")
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app(config.ProductionConfig)
 
@@ -134,7 +134,7 @@ def test_production_refuses_default_secret_and_dev_login(monkeypatch):
 def test_production_requires_database_and_redis(monkeypatch):
     monkeypatch.setattr(config.ProductionConfig, "SECRET_KEY", "x" * 40)
     monkeypatch.setattr(config.ProductionConfig, "REDIS_URL", "")
-    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setattr(config.ProductionConfig, "SQLALCHEMY_DATABASE_URI", "")
     with pytest.raises(RuntimeError) as error:
         create_app(config.ProductionConfig)
     assert "DATABASE_URL" in str(error.value) and "REDIS_URL" in str(error.value)

@@ -205,10 +205,15 @@ BROKEN_COLLECTIONS = {
         'the collection: coord must be "gcj02" or "wgs84"',
     ),
     "contradicting coords": (collection(feature("good")), "?coord=wgs84", "the import says coord 'wgs84' but"),
-    "features disagree": (
-        collection(feature("good", coord="gcj02"), feature("other", coord="wgs84"), coord=None),
+    "a feature without coord": (
+        collection(feature("good", coord="gcj02"), feature("other"), coord=None),
         "",
-        'the features declare different coords ("gcj02", "wgs84")',
+        'feature #2 (code "other"): coord is missing',
+    ),
+    "a feature with an unknown coord": (
+        collection(feature("good", coord="bd09"), coord=None),
+        "",
+        'feature #1 (code "good"): coord must be "gcj02" or "wgs84", not "bd09"',
     ),
 }
 
@@ -324,11 +329,28 @@ def test_export_of_one_unit(api, dispatcher):
     assert missing.status_code == 404 and missing.json["error"]["code"] == "unit_not_found"
 
 
-def test_an_export_with_mixed_coords_must_be_split(api, dispatcher):
-    assert import_geojson(api, dispatcher, collection(feature("grid-w"), coord="wgs84")).status_code == 200
+def test_an_export_of_a_map_mixing_coords_imports_back_as_it_was(app, api, dispatcher):
+    wgs = collection(feature("grid-w", box(101.70, 26.47, 101.71, 26.48), name="WGS 网格"), coord="wgs84")
+    assert import_geojson(api, dispatcher, wgs).status_code == 200
     exported = api.get(f"{REGIONS}/export", dispatcher).json
-    mixed = import_geojson(api, dispatcher, exported).json["error"]["fields"]["features"]
-    assert mixed == ['the features declare different coords ("gcj02", "wgs84"); import one coord per file']
+    assert {f["properties"]["coord"] for f in exported["features"]} == {"gcj02", "wgs84"}
+    before = {r["code"]: r for r in api.get(f"{REGIONS}?per_page=100", dispatcher).json["items"]}
+
+    again = import_geojson(api, dispatcher, exported)
+    assert again.json == {"created": 0, "updated": 0, "unchanged": 9, "total": 9}, again.json
+    after = {r["code"]: r for r in api.get(f"{REGIONS}?per_page=100", dispatcher).json["items"]}
+    assert after == before and after["grid-w"]["coord"] == "wgs84"
+
+    # into an empty map (another server): the same regions, each in its own coord, the same geometry
+    with app.app_context():
+        db.session.execute(db.delete(RoutingRule).where(RoutingRule.region_id.is_not(None)))  # co-units cascade
+        db.session.execute(db.delete(Region))
+        db.session.commit()
+    fresh = import_geojson(api, dispatcher, exported)
+    assert fresh.json == {"created": 9, "updated": 0, "unchanged": 0, "total": 9}, fresh.json
+    assert api.get(f"{REGIONS}/export", dispatcher).json == exported
+
+    # an import that names its coord still may not contradict a feature's own
     forced = import_geojson(api, dispatcher, exported, "?coord=gcj02").json["error"]["fields"]["features"]
     assert forced == ["feature #9 (code \"grid-w\"): coord 'wgs84' differs from the import's coord 'gcj02'"]
 
@@ -440,8 +462,8 @@ def test_only_dispatchers_touch_regions(app, api, method, path):
 
 @pytest.fixture
 def cli(app):
-    if "import-regions" not in app.cli.commands:
-        pytest.skip("import-regions is not registered yet: backend/cli.py must call register_region_commands(app)")
+    # a missing command is a regression to fail on, never a skip
+    assert {"import-regions", "export-regions"} <= set(app.cli.commands), "backend/cli.py registers the region commands"
     return app.test_cli_runner()
 
 

@@ -8,7 +8,7 @@ from werkzeug import Response
 from backend.extensions import db
 from backend.models import Case, Channel, DeliveryStatus, Notification, SubscriptionQuota
 from backend.services import deadlines, delivery, supervision
-from tests.helpers import RENHE_TOWN
+from tests.helpers import DAHEZHONGLU, RENHE_TOWN
 
 UNIT = "renhe-ecology"  # dust in 仁和镇 goes to 区生态环境局
 
@@ -363,3 +363,49 @@ def test_a_row_that_keeps_failing_in_unexpected_ways_ends_failed(app, api, route
         notification.status, notification.attempts = DeliveryStatus.PENDING, app.config["NOTIFY_MAX_ATTEMPTS"]
         db.session.commit()
         assert delivery.deliver(row.id).status == DeliveryStatus.FAILED
+
+
+def _replied_and_reworked(app, api, run_jobs, dispatch_by_hand: bool = False) -> Case:
+    citizen, dispatcher, unit = api.login_citizen(), api.login_staff("dispatcher"), api.login_staff("dahezhonglu")
+    probe = api.submit_ok(citizen, location=DAHEZHONGLU)["id"]
+    run_jobs()
+    with app.app_context():
+        rule_id = db.session.get(Case, probe).routing_rule_id
+    override = {"deadline_hours": 4}
+    patched = api.client.patch(f"/api/v1/admin/rules/{rule_id}", json=override, headers=api.auth(dispatcher))
+    assert patched.status_code == 200, patched.json
+    case_id = api.submit_ok(citizen, location=DAHEZHONGLU)["id"]
+    run_jobs()
+    if dispatch_by_hand:
+        assert api.post(f"/api/v1/unit/cases/{case_id}/return", unit, json={"reason": "不归我管"}).status_code == 200
+        run_jobs()
+        units = {u["code"]: u["id"] for u in api.get("/api/v1/admin/units", dispatcher).json["items"]}
+        body = {"unit_id": units["dahezhonglu"]}
+        assert api.post(f"/api/v1/admin/cases/{case_id}/dispatch", dispatcher, json=body).status_code == 200
+    assert api.post(f"/api/v1/unit/cases/{case_id}/accept", unit).status_code == 200
+    assert api.post(f"/api/v1/unit/cases/{case_id}/reply", unit, json={"content": "ok"}).status_code == 200
+    reworked = api.post(f"/api/v1/admin/cases/{case_id}/rework", dispatcher, json={"reason": "again"})
+    assert reworked.status_code == 200, reworked.json
+    return case_id
+
+
+def _deadline_after_rework(app, case_id: int) -> tuple:
+    with app.app_context():
+        case = db.session.get(Case, case_id)
+        reworked = next(e.at for e in case.events if e.type == "reworked")
+        return case.deadline_at, reworked, case.category.effective_deadline_hours
+
+
+def test_rework_keeps_the_routing_rules_deadline(app, api, run_jobs):
+    case_id = _replied_and_reworked(app, api, run_jobs)
+    deadline, reworked, category_hours = _deadline_after_rework(app, case_id)
+    with app.app_context():
+        assert category_hours != 4
+        assert deadline == deadlines.calendar().add_working_hours(reworked, 4)  # the rule's, not the category's
+
+
+def test_rework_after_a_dispatch_by_hand_takes_the_categorys_deadline(app, api, run_jobs):
+    case_id = _replied_and_reworked(app, api, run_jobs, dispatch_by_hand=True)
+    deadline, reworked, category_hours = _deadline_after_rework(app, case_id)
+    with app.app_context():
+        assert deadline == deadlines.calendar().add_working_hours(reworked, category_hours)

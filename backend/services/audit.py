@@ -1,7 +1,9 @@
 """The audit trail of the responsibility map: who changed what, with before and after."""
 
 import enum
-from datetime import datetime
+import uuid
+from datetime import date, datetime, time
+from decimal import Decimal
 
 from backend.extensions import db
 from backend.models import AuditEntry
@@ -9,23 +11,33 @@ from backend.services.actors import Actor
 from backend.services.paging import paginate
 
 
-def _plain(value):
+def plain(value):
+    """The JSON form of an audited value. Audit entries are JSON: every value kept there passes through here,
+    so a column of a new type fails loudly in the tests (test_audit.py) instead of as a 500 in production."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
     if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
+        return plain(value.value)
+    if isinstance(value, datetime | date | time):  # datetime before date: it is one
         return value.isoformat()
+    if isinstance(value, Decimal | uuid.UUID):
+        return str(value)  # exact, unlike a float
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+        return [plain(item) for item in value]
+    if isinstance(value, set | frozenset):
+        return sorted((plain(item) for item in value), key=repr)
+    raise TypeError(f"cannot keep a {type(value).__name__} in the audit trail")
 
 
 def snapshot(obj, fields: tuple[str, ...]) -> dict:
-    return {name: _plain(getattr(obj, name)) for name in fields}
+    return {name: plain(getattr(obj, name)) for name in fields}
 
 
 def record(actor: Actor, action: str, entity: str, entity_id: int | None, before: dict | None, after: dict | None):
     """Keep only what changed; a create has no before, a delete no after."""
-    before, after = before or {}, after or {}
+    before, after = plain(before or {}), plain(after or {})
     changed = {
         key: {"from": before.get(key), "to": after.get(key)}
         for key in sorted(set(before) | set(after))
@@ -41,7 +53,7 @@ def record(actor: Actor, action: str, entity: str, entity_id: int | None, before
 def record_access(actor: Actor, entity: str, entity_id: int | None, detail: dict) -> AuditEntry:
     """A look at something sensitive (a reporter's identity): kept like a change."""
     entry = AuditEntry(
-        staff_id=actor.staff_id, action="view_identity", entity=entity, entity_id=entity_id, changes=detail
+        staff_id=actor.staff_id, action="view_identity", entity=entity, entity_id=entity_id, changes=plain(detail)
     )
     db.session.add(entry)
     return entry

@@ -2,9 +2,10 @@
 
 A feature is one region: a Polygon or MultiPolygon with the properties `code` (the stable key: a
 known code updates that region), `name` and `unit_code` (the owning unit, which must be active).
-Every import declares its coordinate system, "gcj02" or "wgs84": given by the caller, or as the
-collection's top-level member "coord", or — what export writes — as a `coord` property that every
-feature agrees on. Coordinates are kept as imported; the routing index converts points instead.
+Every feature has a coordinate system, "gcj02" or "wgs84": its own `coord` property (what export writes, so an
+export of a map mixing both imports back as it was), else the import's — given by the caller or as the
+collection's top-level member "coord"; a feature may not contradict the import's. Coordinates are kept as
+imported; the routing index converts points instead.
 """
 
 import hashlib
@@ -78,8 +79,11 @@ def _declared(value) -> str | None:
     return f'coord must be "gcj02" or "wgs84", not {json.dumps(value, ensure_ascii=False)}'
 
 
-def _coord_of(collection: dict, features: list, coord: str | None) -> tuple[str | None, list[str]]:
-    """The import's coordinate system, and problems with how it was declared."""
+MISSING_COORD = 'coord is missing: declare "gcj02" or "wgs84" (the collection\'s "coord" member or the option)'
+
+
+def _coord_of(collection: dict, coord: str | None) -> tuple[str | None, list[str]]:
+    """The import's coordinate system (None: each feature declares its own), and problems with how it was declared."""
     declared = [("the import", coord)] if coord is not None else []
     if "coord" in collection:
         declared.append(("the collection", collection["coord"]))
@@ -88,17 +92,19 @@ def _coord_of(collection: dict, features: list, coord: str | None) -> tuple[str 
             return None, [f"{source}: {problem}"]
     if len({value for _, value in declared}) > 1:
         return None, [f"the import says coord {coord!r} but the collection says {collection['coord']!r}"]
-    if declared:
-        return declared[0][1], []
-    # What export writes: no collection member, a `coord` property on each feature.
-    in_features = {props["coord"] for f in features if "coord" in (props := _properties(f) or {})}
-    if len(in_features) > 1:
-        values = ", ".join(sorted(json.dumps(v, ensure_ascii=False) for v in in_features))
-        return None, [f"the features declare different coords ({values}); import one coord per file"]
-    if in_features:
-        only = next(iter(in_features))
-        return (only, []) if _declared(only) is None else (None, [f"the features: {_declared(only)}"])
-    return None, ['coord is missing: declare "gcj02" or "wgs84" (the collection\'s "coord" member or the option)']
+    return (declared[0][1] if declared else None), []
+
+
+def _feature_coord(properties: dict, system: str | None) -> tuple[str | None, str | None]:
+    """(coord, problem) of one feature: its own `coord` property, which must agree with the import's, else that."""
+    if "coord" not in properties:
+        return system, None if system is not None else MISSING_COORD
+    own = properties["coord"]
+    if problem := _declared(own):
+        return None, problem
+    if system is not None and own != system:
+        return None, f"coord {own!r} differs from the import's coord {system!r}"
+    return own, None
 
 
 def _geometry_problem(geometry) -> str | None:
@@ -112,19 +118,23 @@ class _Row:
     code: str
     name: str
     unit: Unit
+    coord: str
     geometry: dict
     region: Region | None  # the region this code already names
 
 
-def _validate(collection, coord: str | None) -> tuple[str, list[_Row]]:
-    """Every problem at once (ValidationFailed), or the coord and the rows to write."""
+def _validate(collection, coord: str | None) -> list[_Row]:
+    """Every problem at once (ValidationFailed), or the rows to write."""
     if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
         kind = collection.get("type") if isinstance(collection, dict) else type(collection).__name__
         raise _failed([f"the file must be a GeoJSON FeatureCollection, not {kind}"])
     features = collection.get("features")
     if not isinstance(features, list) or not features:
         raise _failed(['the FeatureCollection has no "features", or an empty list'])
-    system, errors = _coord_of(collection, features, coord)
+    system, errors = _coord_of(collection, coord)
+    if system is None and not errors and not any("coord" in (_properties(f) or {}) for f in features):
+        errors.append(MISSING_COORD)  # no coord anywhere: said once for the file, not for each feature
+    file_coord_refused = bool(errors)  # then features without a coord of their own are not blamed again
 
     def wanted(key: str) -> set[str]:
         return {v for f in features if isinstance(v := (_properties(f) or {}).get(key), str)}
@@ -152,8 +162,9 @@ def _validate(collection, coord: str | None) -> tuple[str, list[_Row]]:
             region = existing.get(code)
             if region is None or region.unit_id != unit.id:
                 problems.append(f'unit_code "{unit_code}": the unit is inactive')
-        if system is not None and "coord" in properties and properties["coord"] != system:
-            problems.append(f"coord {properties['coord']!r} differs from the import's coord {system!r}")
+        feature_coord, coord_problem = _feature_coord(properties, system)
+        if coord_problem and not (file_coord_refused and "coord" not in properties):
+            problems.append(coord_problem)
         if problem := _geometry_problem(feature.get("geometry")):
             problems.append(problem)
         errors += [f"{label}: {problem}" for problem in problems]
@@ -161,10 +172,11 @@ def _validate(collection, coord: str | None) -> tuple[str, list[_Row]]:
             # only what GeoJSON defines for a geometry; a "bbox" or foreign members are not kept
             geometry = feature["geometry"]
             kept = {"type": geometry["type"], "coordinates": geometry["coordinates"]}
-            rows.append(_Row(code, name, unit, kept, existing.get(code)))
+            if feature_coord is not None:
+                rows.append(_Row(code, name, unit, feature_coord, kept, existing.get(code)))
     if errors:
         raise _failed(errors)
-    return system, rows
+    return rows
 
 
 def _failed(errors: list[str]) -> ValidationFailed:
@@ -182,7 +194,7 @@ def import_regions(
     `progress(n)` is called as each chunk of n features is written (click's progressbar.update fits).
     Regions missing from the file are left alone. Flushes; the caller commits.
     """
-    system, rows = _validate(collection, coord)
+    rows = _validate(collection, coord)
     created = updated = 0
     for start in range(0, len(rows), _WRITE_CHUNK):
         written: list[tuple[Region, dict | None]] = []
@@ -192,7 +204,7 @@ def import_regions(
             if region is None:
                 region = Region(code=row.code)
                 db.session.add(region)
-            region.name, region.unit, region.coord = row.name, row.unit, CoordSystem(system)
+            region.name, region.unit, region.coord = row.name, row.unit, CoordSystem(row.coord)
             region.geometry = row.geometry
             region.min_lat, region.min_lng, region.max_lat, region.max_lng = geo.bounding_box(row.geometry)
             written.append((region, before))

@@ -2,9 +2,9 @@
 
 from sqlalchemy.orm import selectinload
 
-from backend.errors import Conflict, ValidationFailed
+from backend.errors import Conflict, InUse, ValidationFailed
 from backend.extensions import db
-from backend.models import Category, Region, RoutingRule, RuleTarget
+from backend.models import Case, Category, Region, RoutingRule, RuleTarget
 from backend.services import audit
 from backend.services.actors import Actor
 from backend.services.categories import active_units, assign
@@ -90,6 +90,10 @@ def update(rule: RoutingRule, data: dict, actor: Actor) -> RoutingRule:
 
 
 def delete(rule: RoutingRule, actor: Actor) -> None:
+    """Refused once the rule has routed a case: each case keeps why it went where it went (routing_rule_id)."""
+    routed = db.session.scalar(db.select(db.func.count(Case.id)).where(Case.routing_rule_id == rule.id))
+    if routed:
+        raise InUse(f"该规则已派遣过 {routed} 件案件，不能删除；可改为停用（active: false）")
     rule_id, before = rule.id, _snapshot(rule)
     db.session.delete(rule)
     db.session.flush()

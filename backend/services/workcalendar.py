@@ -228,7 +228,7 @@ FIELDS = ("day", "is_workday", "name", "source")
 
 
 def _snapshot(row: CalendarDay) -> dict:
-    return audit.snapshot(row, FIELDS) | {"day": row.day.isoformat()}
+    return audit.snapshot(row, FIELDS)
 
 
 def _record(actor: Actor, action: str, before: dict | None, after: dict | None) -> None:

@@ -133,6 +133,14 @@ def _assign(case: Case, unit: Unit, co_units: list[Unit], now: datetime, deadlin
     case.signoff_overdue_at = None
 
 
+def _assignment_deadline_hours(case: Case) -> int | None:
+    """The 处置时限 override of the current assignment: the routing rule's when routing assigned the unit (a rule
+    that routed a case cannot be deleted), none after a dispatch by hand (the category's then applies)."""
+    if case.routing_status == RoutingStatus.ROUTED and case.routing_rule is not None:
+        return case.routing_rule.deadline_hours
+    return None
+
+
 def _unassign(case: Case) -> None:
     case.unit_id = None
     case.unit = None
@@ -262,7 +270,7 @@ def auto_close(case: Case, days: int) -> Case:
 def rework(case: Case, actor: Actor, reason: str) -> Case:
     """返工: verification failed; the unit handles it again."""
     event = _apply(case, "rework", actor, note=reason)
-    _start_clock(case, event.at)
+    _start_clock(case, event.at, _assignment_deadline_hours(case))
     case.needs_review = False
     return _finish(case, event)
 

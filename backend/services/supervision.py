@@ -13,16 +13,24 @@ from backend.models.types import local_time, utcnow
 from backend.services import deadlines, notify, workflow
 
 log = logging.getLogger(__name__)
-# The reminder window is in working hours; no working-hours window spans more calendar time than this.
-LOOKAHEAD = timedelta(days=21)
+# cases read per statement while a pass walks through the due ones
+PAGE = 500
 
 
 def short_time(at: datetime) -> str:
     return local_time(at, "%m-%d %H:%M")
 
 
-def _ids(query) -> list[int]:
-    return list(db.session.scalars(query.order_by(Case.id).limit(1000)))
+def _due(query, step) -> int:
+    """Run `step` on every case `query` selects, a page at a time (keyset on id, so a pass reaches every due case
+    however many are open and however many a step leaves alone)."""
+    done, after = 0, 0
+    while True:
+        ids = list(db.session.scalars(query.where(Case.id > after).order_by(Case.id).limit(PAGE)))
+        if not ids:
+            return done
+        done += _each(ids, step)
+        after = ids[-1]
 
 
 def _each(case_ids: list[int], step) -> int:
@@ -98,46 +106,51 @@ def _auto_close(case: Case, cutoff: datetime, days: int) -> bool:
 
 
 def run(now: datetime | None = None) -> dict:
-    """One supervision pass. Returns how many cases each step touched."""
+    """One supervision pass. Returns how many cases each step touched.
+
+    Each step selects only the cases due for it, with its whole predicate in SQL (working-time windows become
+    bounds on `deadline_at`), and the step itself checks again in its case's own transaction."""
     now = now or utcnow()
     config = current_app.config
-    open_cases = db.select(Case.id).where(Case.status.in_(HANDLED_BY_UNIT))
+    handled = db.select(Case.id).where(Case.status.in_(HANDLED_BY_UNIT))
+    second_after = config["SECOND_ESCALATION_HOURS"]
     days = config["AUTO_CLOSE_DAYS"]
     cutoff = now - timedelta(days=days)
+    signoff_overdue = _due(
+        handled.where(
+            Case.status == CaseStatus.DISPATCHED,
+            Case.signoff_overdue_at.is_(None),
+            Case.signoff_deadline_at <= now,
+        ),
+        lambda case: _signoff_overdue(case, now),
+    )
+    # level 2 before level 1, so no case climbs two levels in one pass
+    escalated = _due(
+        handled.where(Case.escalation_level == 1, Case.deadline_at <= deadlines.overdue_by_until(now, second_after)),
+        lambda case: _escalate(case, now, second_after),
+    )
+    escalated += _due(
+        handled.where(Case.escalation_level == 0, Case.deadline_at <= now),
+        lambda case: _escalate(case, now, second_after),
+    )
+    reminded = _due(
+        handled.where(
+            Case.reminded_at.is_(None),
+            Case.escalation_level == 0,
+            Case.deadline_at > now,
+            Case.deadline_at <= deadlines.due_soon_until(now, config["REMIND_BEFORE_HOURS"]),
+        ),
+        lambda case: _remind(case, now, config["REMIND_BEFORE_HOURS"]),
+    )
+    auto_closed = _due(
+        db.select(Case.id).where(Case.status == CaseStatus.REPLIED, Case.rating.is_(None), Case.replied_at <= cutoff),
+        lambda case: _auto_close(case, cutoff, days),
+    )
     return {
-        "signoff_overdue": _each(
-            _ids(
-                open_cases.where(
-                    Case.status == CaseStatus.DISPATCHED,
-                    Case.signoff_overdue_at.is_(None),
-                    Case.signoff_deadline_at <= now,
-                )
-            ),
-            lambda case: _signoff_overdue(case, now),
-        ),
-        "escalated": _each(
-            _ids(open_cases.where(Case.deadline_at <= now, Case.escalation_level < 2)),
-            lambda case: _escalate(case, now, config["SECOND_ESCALATION_HOURS"]),
-        ),
-        "reminded": _each(
-            _ids(
-                open_cases.where(
-                    Case.reminded_at.is_(None),
-                    Case.escalation_level == 0,
-                    Case.deadline_at > now,
-                    Case.deadline_at <= now + LOOKAHEAD,
-                )
-            ),
-            lambda case: _remind(case, now, config["REMIND_BEFORE_HOURS"]),
-        ),
-        "auto_closed": _each(
-            _ids(
-                db.select(Case.id).where(
-                    Case.status == CaseStatus.REPLIED, Case.rating.is_(None), Case.replied_at <= cutoff
-                )
-            ),
-            lambda case: _auto_close(case, cutoff, days),
-        ),
+        "signoff_overdue": signoff_overdue,
+        "escalated": escalated,
+        "reminded": reminded,
+        "auto_closed": auto_closed,
     }
 
 

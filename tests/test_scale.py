@@ -184,3 +184,152 @@ def test_deadline_bounds_use_the_stored_calendar(app):
     with app.test_request_context():
         assert deadlines.due_soon_until(now, 4) == deadlines.calendar().latest_within(now, 4)
         assert deadlines.overdue_by_until(now, 16) == deadlines.calendar().subtract_working_hours(now, 16)
+
+
+# --- the supervision board: counted in SQL, paged ----------------------------------------------------------
+
+
+def _board_cases(app, now, scale=1) -> None:
+    """A known mix of open cases for two units (times `scale`), and closed ones that must not count."""
+    with app.test_request_context():
+        soon = deadlines.due_soon_until(now, app.config["REMIND_BEFORE_HOURS"])
+    past, later = now - timedelta(hours=3), now + timedelta(days=30)
+    for unit, mix in (
+        ("renhe-ecology", [(past, 0, 5), (past, 1, 3), (past, 2, 2), (soon, 0, 4), (later, 0, 6)]),
+        ("dahezhonglu", [(past, 0, 2), (soon - timedelta(minutes=1), 0, 1)]),
+    ):
+        for deadline, level, n in mix:
+            _filler(app, n * scale, unit=unit, deadline_at=deadline, escalation_level=level)
+    _filler(app, 4 * scale, status=CaseStatus.CLOSED, deadline_at=past)
+    _filler(app, 2 * scale, deadline_at=soon + timedelta(minutes=1))  # just outside the window
+
+
+def test_supervision_board_counts_equal_hand_computed_values(app, api):
+    now = utcnow()
+    _board_cases(app, now)
+    with app.test_request_context():
+        view = supervision.overview(now, page=1, per_page=4)
+        rows = {row["unit"].code: {k: v for k, v in row.items() if k != "unit"} for row in view["by_unit"]}
+        assert rows == {
+            "renhe-ecology": {"open": 22, "overdue": 10, "due_soon": 4, "level_1": 3, "level_2": 2},
+            "dahezhonglu": {"open": 3, "overdue": 2, "due_soon": 1, "level_1": 0, "level_2": 0},
+        }
+        assert list(rows) == ["renhe-ecology", "dahezhonglu"]  # most overdue first
+        assert (view["overdue_total"], view["due_soon_total"]) == (12, 5)
+        assert len(view["overdue"]) == 4 and len(view["due_soon"]) == 4
+        pages = [supervision.overview(now, page=p, per_page=5)["overdue"] for p in (1, 2, 3, 4)]
+        listed = [case.id for page in pages for case in page]
+        assert [len(page) for page in pages] == [5, 5, 2, 0]
+        assert len(set(listed)) == 12
+        deadlines_listed = [case.deadline_at for page in pages for case in page]
+        assert deadlines_listed == sorted(deadlines_listed)
+        due = supervision.overview(now, page=1, per_page=100)["due_soon"]
+        assert due[0].unit.code == "dahezhonglu"  # the earliest deadline first
+    body = api.get("/api/v1/admin/supervision?page=2&per_page=5", api.login_staff("dispatcher")).json
+    assert (body["page"], body["per_page"], body["overdue_total"], body["due_soon_total"]) == (2, 5, 12, 5)
+    assert len(body["overdue"]) == 5 and body["overdue"][0]["category"] == "扬尘"
+    assert {"extensions_pending", "extensions_pending_total", "by_unit", "now"} <= set(body)
+    assert api.get("/api/v1/admin/supervision?per_page=101", api.login_staff("dispatcher")).status_code == 422
+
+
+def test_supervision_board_work_stays_bounded_as_open_cases_grow(app, api):
+    now = utcnow()
+    measured = []
+    for scale in (1, 40):
+        _board_cases(app, now, scale)
+        with statements(app) as seen, app.test_request_context():
+            view = supervision.overview(now, page=1, per_page=10)
+            loaded = sum(isinstance(obj, Case) for obj in db.session.identity_map.values())
+        measured.append((len(seen), loaded, view["overdue_total"]))
+    (few_statements, _few_loaded, few_total), (many_statements, many_loaded, many_total) = measured
+    assert many_total == 41 * few_total  # the data grew…
+    assert many_statements == few_statements  # …the statements did not
+    assert many_loaded <= 20  # two lists of one page each, never every open case
+
+
+# --- reward figures: summed by the database -----------------------------------------------------------------
+
+
+def _ledger(app, entries) -> None:
+    """entries: (category code, granted at, paid at or None) → one closed case, claim and ledger rows each."""
+    from backend.models import ClaimStatus, LedgerEntry, LedgerKind, RewardClaim, RewardRule
+
+    with app.app_context():
+        for code, granted_at, paid_at in entries:
+            category = db.session.scalar(db.select(Category).where(Category.code == code))
+            rule = db.session.scalar(db.select(RewardRule).where(RewardRule.category_id == category.id))
+            if rule is None:
+                rule = RewardRule(category_id=category.id, amount_fen=500)
+                db.session.add(rule)
+                db.session.flush()
+            user = User(openid=f"figures-{db.session.scalar(db.select(db.func.count(User.id)))}")
+            db.session.add(user)
+            db.session.flush()
+            case = Case(
+                reporter_id=user.id,
+                category_id=category.id,
+                lat=26.5,
+                lng=101.74,
+                coord=CoordSystem.GCJ02,
+                wgs84_lat=26.5,
+                wgs84_lng=101.74,
+                status=CaseStatus.CLOSED,
+            )
+            db.session.add(case)
+            db.session.flush()
+            status = ClaimStatus.PAID if paid_at else ClaimStatus.APPROVED
+            claim = RewardClaim(case_id=case.id, user_id=user.id, rule_id=rule.id, amount_fen=500, status=status)
+            db.session.add(claim)
+            db.session.flush()
+            rows = [(LedgerKind.GRANTED, 500, granted_at)] + ([(LedgerKind.PAID_OUT, -500, paid_at)] if paid_at else [])
+            for kind, amount, at in rows:
+                db.session.add(
+                    LedgerEntry(user_id=user.id, claim_id=claim.id, kind=kind, amount_fen=amount, created_at=at)
+                )
+        db.session.commit()
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def test_reward_figures_equal_hand_computed_values(app):
+    last_of_october = _utc("2026-10-31T23:59:59+08:00")  # 15:59:59 UTC: October in China
+    first_of_november = _utc("2026-11-01T00:00:00+08:00")  # 16:00 UTC on 31 October: November in China
+    _ledger(
+        app,
+        [
+            ("dust", last_of_october, first_of_november),
+            ("dust", first_of_november, None),
+            ("illegal_ad", _utc("2026-09-15T12:00:00+08:00"), last_of_october),
+        ],
+    )
+    from backend.services import payouts
+
+    with statements(app) as seen, app.app_context():
+        figures = payouts.figures()
+    assert len(seen) == 3
+    assert figures["claims_by_status"] == {"paid": 2, "approved": 1}
+    assert figures["by_month"] == [
+        {"month": "2026-09", "granted_fen": 500, "paid_fen": 0},
+        {"month": "2026-10", "granted_fen": 500, "paid_fen": 500},
+        {"month": "2026-11", "granted_fen": 500, "paid_fen": 500},
+    ]
+    assert figures["by_category"] == [
+        {"category": "扬尘", "granted_fen": 1000, "paid_fen": 500},
+        {"category": "牛皮癣小广告", "granted_fen": 500, "paid_fen": 500},
+    ]
+
+
+def test_reward_figures_statements_stay_the_same_as_the_ledger_grows(app):
+    from backend.services import payouts
+
+    at = _utc("2026-11-10T10:00:00+08:00")
+    sizes = []
+    for n in (2, 60):
+        _ledger(app, [("dust", at, at)] * n)
+        with statements(app) as seen, app.app_context():
+            figures = payouts.figures()
+        sizes.append((len(seen), max(len(s) for s in seen)))
+    assert figures["by_month"] == [{"month": "2026-11", "granted_fen": 62 * 500, "paid_fen": 62 * 500}]
+    assert sizes[0] == sizes[1]  # no IN list of every rewarded case

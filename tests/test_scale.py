@@ -333,3 +333,56 @@ def test_reward_figures_statements_stay_the_same_as_the_ledger_grows(app):
         sizes.append((len(seen), max(len(s) for s in seen)))
     assert figures["by_month"] == [{"month": "2026-11", "granted_fen": 62 * 500, "paid_fen": 62 * 500}]
     assert sizes[0] == sizes[1]  # no IN list of every rewarded case
+
+
+# --- reward signals: similar photos found by the database, bounded -----------------------------------------
+
+
+def test_phash_distance_in_sql_equals_python(app):
+    from backend.models.photo import phash_distance
+    from backend.services import images
+
+    rng = random.Random(8)
+    pairs = [("0000000000000000", "ffffffffffffffff"), ("0000000000000001", "0000000000000000")]
+    pairs += [(f"{rng.getrandbits(64):016x}", f"{rng.getrandbits(64):016x}") for _ in range(20)]
+    with app.app_context():
+        for a, b in pairs:
+            assert db.session.scalar(db.select(phash_distance(db.literal(a), db.literal(b)))) == images.hamming(a, b)
+
+
+def test_similar_photo_signal_is_found_by_the_database_and_bounded(app):
+    from backend.models import Photo, PhotoStatus, RewardRule
+    from backend.services import rewards
+
+    _filler(app, 60, status=CaseStatus.CLOSED)
+    mine = 0x0F0F0F0F0F0F0F0F
+    rng = random.Random(5)
+    now = utcnow()
+    with app.app_context():
+        ids = list(db.session.scalars(db.select(Case.id).order_by(Case.id)))
+        target, others = ids[-1], ids[:-1]
+        rows, expected = [], set()
+
+        def photo(case_id, phash, at):
+            rows.append(
+                dict(format="JPEG", byte_size=1, width=1, height=1, sha256=f"{len(rows):064x}",
+                     phash=f"{phash:016x}", original_key="k", case_id=case_id, created_at=at)
+            )  # fmt: skip
+
+        photo(target, mine, now)
+        for case_id in others:
+            flipped = rng.sample(range(64), rng.choice([0, 3, 8, 9, 20]))
+            old = rng.random() < 0.2
+            photo(case_id, mine ^ sum(1 << bit for bit in flipped), now - timedelta(days=100 if old else 10))
+            if len(flipped) <= 8 and not old:
+                expected.add(case_id)
+        db.session.execute(db.insert(Photo), [row | {"status": PhotoStatus.READY} for row in rows])
+        db.session.add(RewardRule(category_id=db.session.get(Case, target).category_id, amount_fen=5))
+        db.session.commit()
+        assert len(expected) > rewards.SIGNAL_CASES  # more matches than a signal names
+        with statements(app) as seen:
+            found = rewards.signals_for(db.session.get(Case, target), db.session.scalars(db.select(RewardRule)).one())
+    similar = next(s for s in found if s["code"] == "similar_photo")
+    assert similar["detail"] == f"与案件 {sorted(expected)[: rewards.SIGNAL_CASES]} 的照片相似"
+    search = [s for s in seen if "phash_distance" in s or "bit_count" in s]
+    assert len(search) == 1 and "LIMIT" in search[0].upper()  # compared in SQL, a bounded answer

@@ -29,6 +29,7 @@ class Notification(db.Model):
         UniqueConstraint("dedupe_key", name="uq_notifications_dedupe_key"),
         Index("ix_notifications_status_next", "status", "next_attempt_at"),
         Index("ix_notifications_unit_channel", "unit_id", "channel"),
+        Index("ix_notifications_channel_status", "channel", "status"),  # the admin list's filters
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

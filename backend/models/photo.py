@@ -2,7 +2,7 @@ import enum
 import sqlite3
 from datetime import datetime
 
-from sqlalchemy import Engine, Enum, ForeignKey, Integer, String, event
+from sqlalchemy import Engine, Enum, ForeignKey, Index, Integer, String, event
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.functions import FunctionElement
@@ -21,6 +21,12 @@ class Photo(db.Model):
     """An uploaded photo. The original stays private; units and citizens get EXIF-free copies."""
 
     __tablename__ = "photos"
+    __table_args__ = (
+        # the sweep and the health check: photos still waiting for their copies
+        Index("ix_photos_status_created", "status", "created_at"),
+        # reward signals: photos of the last 90 days
+        Index("ix_photos_created_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uploader_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

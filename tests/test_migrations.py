@@ -31,7 +31,7 @@ def test_indexes_migration_goes_down_and_up(database_url):
     with _app(database_url).app_context():
         assert _indexes() >= INDEXES_0007
         downgrade(revision="0006")
-        assert not INDEXES_0007 & _indexes() and "ix_cases_unit_id" in _indexes()
+        assert not INDEXES_0007 & _indexes() and "ix_cases_unit_id" in _indexes()  # the one 0007 replaced
         upgrade()
         assert _indexes() >= INDEXES_0007 and "ix_cases_unit_id" not in _indexes()
         db.engine.dispose()

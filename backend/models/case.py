@@ -71,6 +71,14 @@ class Case(db.Model):
             postgresql_where=text("status IN ('DISPATCHED', 'PROCESSING')"),
             sqlite_where=text("status IN ('DISPATCHED', 'PROCESSING')"),
         ),
+        # each 督办 step walks the open cases of one escalation level by id
+        Index(
+            "ix_cases_open_level",
+            "escalation_level",
+            "id",
+            postgresql_where=text("status IN ('DISPATCHED', 'PROCESSING')"),
+            sqlite_where=text("status IN ('DISPATCHED', 'PROCESSING')"),
+        ),
         # the reward sweep: cases closed in the last days
         Index("ix_cases_status_closed", "status", "closed_at"),
         # reward signals: reports near a place (same spot, earlier report)

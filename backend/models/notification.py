@@ -28,7 +28,8 @@ class Notification(db.Model):
     __table_args__ = (
         UniqueConstraint("dedupe_key", name="uq_notifications_dedupe_key"),
         Index("ix_notifications_status_next", "status", "next_attempt_at"),
-        Index("ix_notifications_unit_channel", "unit_id", "channel"),
+        # a unit's (or the dispatch center's) in-app list, newest first
+        Index("ix_notifications_unit_channel_id", "unit_id", "channel", "id"),
         Index("ix_notifications_channel_status", "channel", "status"),  # the admin list's filters
     )
 

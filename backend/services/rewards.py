@@ -157,7 +157,7 @@ def signals_for(case: Case, rule: RewardRule) -> list[dict]:
     if phashes and not any(s["code"] == "same_photo" for s in found):
         # compared by the database over the window (an index on created_at): only the matching cases come back
         bits = config["REWARD_SIMILAR_PHOTO_BITS"]
-        similar = db.session.scalars(
+        matches = (
             db.select(Photo.case_id)
             .where(
                 Photo.created_at >= case.created_at - timedelta(days=SIMILAR_PHOTO_DAYS),
@@ -166,9 +166,12 @@ def signals_for(case: Case, rule: RewardRule) -> list[dict]:
                 Photo.phash.is_not(None),
                 db.or_(*(phash_distance(Photo.phash, phash) <= bits for phash in phashes)),
             )
-            .group_by(Photo.case_id)
-            .order_by(Photo.case_id)
-            .limit(SIGNAL_CASES)
+            .cte("similar_photos")
+            # PostgreSQL would otherwise walk every photo in case_id order hoping for 20 matches early
+            .prefix_with("MATERIALIZED", dialect="postgresql")
+        )
+        similar = db.session.scalars(
+            db.select(matches.c.case_id).group_by(matches.c.case_id).order_by(matches.c.case_id).limit(SIGNAL_CASES)
         ).all()
         if similar:
             signal("similar_photo", f"与案件 {list(similar)} 的照片相似")

@@ -107,52 +107,52 @@ def _auto_close(case: Case, cutoff: datetime, days: int) -> bool:
     return True
 
 
-def run(now: datetime | None = None) -> dict:
-    """One supervision pass. Returns how many cases each step touched.
-
-    Each step selects only the cases due for it, with its whole predicate in SQL (working-time windows become
-    bounds on `deadline_at`), and the step itself checks again in its case's own transaction."""
-    now = now or utcnow()
+def due(now: datetime) -> dict:
+    """Each step's selection: the ids of the cases due for it, its whole predicate in SQL (working-time windows
+    become bounds on `deadline_at`). Level 2 comes before level 1, so no case climbs two levels in one pass."""
     config = current_app.config
     handled = db.select(Case.id).where(Case.status.in_(HANDLED_BY_UNIT))
     second_after = config["SECOND_ESCALATION_HOURS"]
-    days = config["AUTO_CLOSE_DAYS"]
-    cutoff = now - timedelta(days=days)
-    signoff_overdue = _due(
-        handled.where(
+    return {
+        "signoff_overdue": handled.where(
             Case.status == CaseStatus.DISPATCHED,
             Case.signoff_overdue_at.is_(None),
             Case.signoff_deadline_at <= now,
         ),
-        lambda case: _signoff_overdue(case, now),
-    )
-    # level 2 before level 1, so no case climbs two levels in one pass
-    escalated = _due(
-        handled.where(Case.escalation_level == 1, Case.deadline_at <= deadlines.overdue_by_until(now, second_after)),
-        lambda case: _escalate(case, now, second_after),
-    )
-    escalated += _due(
-        handled.where(Case.escalation_level == 0, Case.deadline_at <= now),
-        lambda case: _escalate(case, now, second_after),
-    )
-    reminded = _due(
-        handled.where(
+        "escalated_level_2": handled.where(
+            Case.escalation_level == 1, Case.deadline_at <= deadlines.overdue_by_until(now, second_after)
+        ),
+        "escalated_level_1": handled.where(Case.escalation_level == 0, Case.deadline_at <= now),
+        "reminded": handled.where(
             Case.reminded_at.is_(None),
             Case.escalation_level == 0,
             Case.deadline_at > now,
             Case.deadline_at <= deadlines.due_soon_until(now, config["REMIND_BEFORE_HOURS"]),
         ),
-        lambda case: _remind(case, now, config["REMIND_BEFORE_HOURS"]),
-    )
-    auto_closed = _due(
-        db.select(Case.id).where(Case.status == CaseStatus.REPLIED, Case.rating.is_(None), Case.replied_at <= cutoff),
-        lambda case: _auto_close(case, cutoff, days),
-    )
+        "auto_closed": db.select(Case.id).where(
+            Case.status == CaseStatus.REPLIED,
+            Case.rating.is_(None),
+            Case.replied_at <= now - timedelta(days=config["AUTO_CLOSE_DAYS"]),
+        ),
+    }
+
+
+def run(now: datetime | None = None) -> dict:
+    """One supervision pass. Returns how many cases each step touched; each step checks its case again in the
+    case's own transaction."""
+    now = now or utcnow()
+    config = current_app.config
+    second_after, days = config["SECOND_ESCALATION_HOURS"], config["AUTO_CLOSE_DAYS"]
+    queries = due(now)
+
+    def escalate(case: Case) -> bool:
+        return _escalate(case, now, second_after)
+
     return {
-        "signoff_overdue": signoff_overdue,
-        "escalated": escalated,
-        "reminded": reminded,
-        "auto_closed": auto_closed,
+        "signoff_overdue": _due(queries["signoff_overdue"], lambda case: _signoff_overdue(case, now)),
+        "escalated": _due(queries["escalated_level_2"], escalate) + _due(queries["escalated_level_1"], escalate),
+        "reminded": _due(queries["reminded"], lambda case: _remind(case, now, config["REMIND_BEFORE_HOURS"])),
+        "auto_closed": _due(queries["auto_closed"], lambda case: _auto_close(case, now - timedelta(days=days), days)),
     }
 
 

@@ -25,14 +25,19 @@ INDEXES = [
     ("ix_cases_category", "cases", ["category_id", "id"], None),
     ("ix_cases_needs_review", "cases", ["id"], ("needs_review IS true", "needs_review IS 1")),
     ("ix_cases_open_deadline", "cases", ["deadline_at"], (OPEN, OPEN)),
+    ("ix_cases_open_level", "cases", ["escalation_level", "id"], (OPEN, OPEN)),
     ("ix_cases_status_closed", "cases", ["status", "closed_at"], None),
     ("ix_cases_location", "cases", ["wgs84_lat", "wgs84_lng"], None),
     ("ix_photos_status_created", "photos", ["status", "created_at"], None),
     ("ix_photos_created_at", "photos", ["created_at"], None),
     ("ix_notifications_channel_status", "notifications", ["channel", "status"], None),
+    ("ix_notifications_unit_channel_id", "notifications", ["unit_id", "channel", "id"], None),
 ]
-# (unit_id, status, id) serves every lookup the single-column index served
-REPLACED = ("ix_cases_unit_id", "cases", ["unit_id"], None)
+# served by the longer ones above: (unit_id, status, id) and (unit_id, channel, id)
+REPLACED = [
+    ("ix_cases_unit_id", "cases", ["unit_id"], None),
+    ("ix_notifications_unit_channel", "notifications", ["unit_id", "channel"], None),
+]
 
 
 def _create(name, table, columns, where):
@@ -50,11 +55,13 @@ def upgrade():
     with op.get_context().autocommit_block():
         for index in INDEXES:
             _create(*index)
-        _drop(*REPLACED)
+        for index in REPLACED:
+            _drop(*index)
 
 
 def downgrade():
     with op.get_context().autocommit_block():
-        _create(*REPLACED)
+        for index in REPLACED:
+            _create(*index)
         for index in reversed(INDEXES):
             _drop(*index)

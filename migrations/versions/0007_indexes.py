@@ -19,6 +19,7 @@ branch_labels = None
 depends_on = None
 
 OPEN = "status IN ('DISPATCHED', 'PROCESSING')"
+DISPATCH_INBOX = "unit_id IS NULL AND channel = 'IN_APP'"
 # name, table, columns, partial index predicate (PostgreSQL, SQLite)
 INDEXES = [
     ("ix_cases_unit_status", "cases", ["unit_id", "status", "id"], None),
@@ -32,6 +33,7 @@ INDEXES = [
     ("ix_photos_created_at", "photos", ["created_at"], None),
     ("ix_notifications_channel_status", "notifications", ["channel", "status"], None),
     ("ix_notifications_unit_channel_id", "notifications", ["unit_id", "channel", "id"], None),
+    ("ix_notifications_dispatch_inbox", "notifications", ["id"], (DISPATCH_INBOX, DISPATCH_INBOX)),
 ]
 # served by the longer ones above: (unit_id, status, id) and (unit_id, channel, id)
 REPLACED = [

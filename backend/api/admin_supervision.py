@@ -14,6 +14,7 @@ from backend.schemas.supervision import (
     InboxItemOut,
     NotificationArgs,
     NotificationOut,
+    SupervisionArgs,
     SupervisionOut,
 )
 from backend.services import delivery, extensions, inbox, supervision
@@ -24,7 +25,7 @@ bp = Blueprint("admin_supervision", __name__, url_prefix="/admin")
 @bp.get("/supervision")
 @dispatcher_required
 def supervision_view():
-    return SupervisionOut().dump(supervision.overview())
+    return SupervisionOut().dump(supervision.overview(**query_args(SupervisionArgs())))
 
 
 @bp.get("/extensions")

@@ -1,7 +1,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Enum, Float, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Enum, Float, ForeignKey, Index, String, Table, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.extensions import db
@@ -55,6 +55,34 @@ class Case(db.Model):
     __table_args__ = (
         UniqueConstraint("reporter_id", "idempotency_key", name="uq_cases_reporter_idempotency_key"),
         Index("ix_cases_status_routing", "status", "routing_status"),
+        # list filters, newest first: a unit's cases (by status), a category's, those waiting for review
+        Index("ix_cases_unit_status", "unit_id", "status", "id"),
+        Index("ix_cases_category", "category_id", "id"),
+        Index(
+            "ix_cases_needs_review",
+            "id",
+            postgresql_where=text("needs_review IS true"),
+            sqlite_where=text("needs_review IS 1"),
+        ),
+        # 督办 and the supervision board: open cases by deadline
+        Index(
+            "ix_cases_open_deadline",
+            "deadline_at",
+            postgresql_where=text("status IN ('DISPATCHED', 'PROCESSING')"),
+            sqlite_where=text("status IN ('DISPATCHED', 'PROCESSING')"),
+        ),
+        # each 督办 step walks the open cases of one escalation level by id
+        Index(
+            "ix_cases_open_level",
+            "escalation_level",
+            "id",
+            postgresql_where=text("status IN ('DISPATCHED', 'PROCESSING')"),
+            sqlite_where=text("status IN ('DISPATCHED', 'PROCESSING')"),
+        ),
+        # the reward sweep: cases closed in the last days
+        Index("ix_cases_status_closed", "status", "closed_at"),
+        # reward signals: reports near a place (same spot, earlier report)
+        Index("ix_cases_location", "wgs84_lat", "wgs84_lng"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,7 +104,7 @@ class Case(db.Model):
     routing_status: Mapped[RoutingStatus] = mapped_column(
         Enum(RoutingStatus, native_enum=False, length=16), default=RoutingStatus.QUEUED
     )
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))  # indexed with status (ix_cases_unit_status)
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
     routing_rule_id: Mapped[int | None] = mapped_column(ForeignKey("routing_rules.id"))
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # 处置时限

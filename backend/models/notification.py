@@ -1,7 +1,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import db
@@ -28,7 +28,16 @@ class Notification(db.Model):
     __table_args__ = (
         UniqueConstraint("dedupe_key", name="uq_notifications_dedupe_key"),
         Index("ix_notifications_status_next", "status", "next_attempt_at"),
-        Index("ix_notifications_unit_channel", "unit_id", "channel"),
+        # a unit's (or the dispatch center's) in-app list, newest first
+        Index("ix_notifications_unit_channel_id", "unit_id", "channel", "id"),
+        # the dispatch center's: its own (small) index, as citizens' rows have no unit_id either
+        Index(
+            "ix_notifications_dispatch_inbox",
+            "id",
+            postgresql_where=text("unit_id IS NULL AND channel = 'IN_APP'"),
+            sqlite_where=text("unit_id IS NULL AND channel = 'IN_APP'"),
+        ),
+        Index("ix_notifications_channel_status", "channel", "status"),  # the admin list's filters
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

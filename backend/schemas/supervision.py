@@ -93,9 +93,20 @@ class UnitLoadOut(Schema):
     level_2 = fields.Integer()
 
 
+class SupervisionArgs(PageArgs):
+    """The board's lists are paged together: page N of overdue, of due_soon and of extensions_pending."""
+
+    per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=100))
+
+
 class SupervisionOut(Schema):
     now = LocalDateTime()
     overdue = fields.List(fields.Nested(SupervisionCaseOut))
     due_soon = fields.List(fields.Nested(SupervisionCaseOut))
     by_unit = fields.List(fields.Nested(UnitLoadOut))
     extensions_pending = fields.List(fields.Nested(ExtensionOut))
+    overdue_total = fields.Integer()
+    due_soon_total = fields.Integer()
+    extensions_pending_total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()

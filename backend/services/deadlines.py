@@ -38,3 +38,14 @@ def working_hours_left(case: Case, now: datetime) -> float | None:
 
 def is_overdue(case: Case, now: datetime) -> bool:
     return case.status in HANDLED_BY_UNIT and case.deadline_at <= now
+
+
+def due_soon_until(now: datetime, window_hours: float) -> datetime:
+    """Deadlines up to this moment have at most `window_hours` working hours left at `now` (临期): a bound SQL
+    can compare `deadline_at` with."""
+    return calendar().latest_within(now, window_hours)
+
+
+def overdue_by_until(now: datetime, hours: float) -> datetime:
+    """Deadlines up to this moment are at least `hours` working hours overdue at `now`."""
+    return calendar().subtract_working_hours(now, hours)

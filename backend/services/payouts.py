@@ -6,7 +6,6 @@ transfer puts its claim back to approved, to be paid in a later batch.
 """
 
 import json
-from collections import defaultdict
 
 from flask import current_app
 from sqlalchemy.orm import selectinload
@@ -27,7 +26,7 @@ from backend.models import (
     RewardClaim,
     User,
 )
-from backend.models.types import LOCAL_TZ, utcnow
+from backend.models.types import local_month, utcnow
 from backend.schemas.common import local_iso
 from backend.services import audit, rewards
 from backend.services.actors import Actor
@@ -249,33 +248,31 @@ def export_csv(batch: PayoutBatch, actor: Actor) -> str:
 
 
 def figures() -> dict:
-    """Claims by status; yuan granted and paid by month and by category."""
+    """Claims by status; yuan granted and paid by month and by category. Summed by the database: a few rows
+    come back however long the ledger is."""
     by_status = dict(
         db.session.execute(
             db.select(RewardClaim.status, db.func.count(RewardClaim.id)).group_by(RewardClaim.status)
         ).all()
     )
-    by_month: dict[str, dict] = defaultdict(lambda: {"granted_fen": 0, "paid_fen": 0})
-    by_category: dict[str, dict] = defaultdict(lambda: {"granted_fen": 0, "paid_fen": 0})
-    rows = db.session.execute(
-        db.select(LedgerEntry.kind, LedgerEntry.amount_fen, LedgerEntry.created_at, RewardClaim.case_id).join(
-            RewardClaim, RewardClaim.id == LedgerEntry.claim_id
-        )
+    paid_out = LedgerEntry.kind == LedgerKind.PAID_OUT
+    granted_fen = db.func.coalesce(db.func.sum(db.case((paid_out, 0), else_=LedgerEntry.amount_fen)), 0)
+    paid_fen = db.func.coalesce(db.func.sum(db.case((paid_out, -LedgerEntry.amount_fen), else_=0)), 0)
+    month = local_month(LedgerEntry.created_at)
+    by_month = db.session.execute(db.select(month, granted_fen, paid_fen).group_by(month).order_by(month)).all()
+    by_category = db.session.execute(
+        db.select(Category.name, granted_fen, paid_fen)
+        .select_from(LedgerEntry)
+        .join(RewardClaim, RewardClaim.id == LedgerEntry.claim_id)
+        .join(Case, Case.id == RewardClaim.case_id)
+        .join(Category, Category.id == Case.category_id)
+        .group_by(Category.name)
     ).all()
-    categories = {
-        case_id: name
-        for case_id, name in db.session.execute(
-            db.select(Case.id, Category.name).join(Case.category).where(Case.id.in_({row.case_id for row in rows}))
-        )
-    }
-    for kind, amount, at, case_id in rows:
-        key = "paid_fen" if kind == LedgerKind.PAID_OUT else "granted_fen"
-        value = -amount if kind == LedgerKind.PAID_OUT else amount
-        by_month[at.astimezone(LOCAL_TZ).strftime("%Y-%m")][key] += value
-        by_category[categories.get(case_id, "")][key] += value
     return {
         "claims_by_status": {str(status): count for status, count in by_status.items()},
-        "by_month": [{"month": month, **values} for month, values in sorted(by_month.items())],
-        "by_category": [{"category": name, **values} for name, values in sorted(by_category.items())],
+        "by_month": [{"month": m, "granted_fen": int(g), "paid_fen": int(p)} for m, g, p in by_month],
+        "by_category": [
+            {"category": name, "granted_fen": int(g), "paid_fen": int(p)} for name, g, p in sorted(by_category)
+        ],
         "generated_at": local_iso(utcnow()),
     }

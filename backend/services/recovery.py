@@ -83,7 +83,7 @@ def sweep_stuck() -> dict:
             db.or_(Case.category_id.in_(rule_categories), Case.category_id.in_(sub_categories)),
             ~db.exists().where(RewardClaim.case_id == Case.id),
         )
-        .order_by(Case.id)
+        .order_by(Case.closed_at, Case.id)  # along ix_cases_status_closed (by id, PostgreSQL walks every case)
         .limit(BATCH)
     ).all()
     connection = redis_store.client

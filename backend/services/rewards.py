@@ -27,8 +27,9 @@ from backend.models import (
     RewardSuspension,
     User,
 )
+from backend.models.photo import phash_distance
 from backend.models.types import LOCAL_TZ, utcnow
-from backend.services import audit, images
+from backend.services import audit
 from backend.services.actors import Actor
 from backend.services.lookup import get_or_404
 from backend.services.paging import paginate
@@ -45,6 +46,8 @@ RULE_FIELDS = (
     "active",
 )
 DECIDABLE = (ClaimStatus.PENDING, ClaimStatus.HELD)
+SIMILAR_PHOTO_DAYS = 90  # how far back a similar photo counts
+SIGNAL_CASES = 20  # a signal names at most this many other cases (the lowest ids)
 SIGNAL_TEXT = {
     "same_photo": "同一张照片用于其他举报",
     "similar_photo": "与其他举报的照片高度相似",
@@ -142,31 +145,36 @@ def signals_for(case: Case, rule: RewardRule) -> list[dict]:
     hashes = [p.sha256 for p in photos]
     if hashes:
         reused = db.session.scalars(
-            db.select(Photo.case_id).where(
-                Photo.sha256.in_(hashes), Photo.case_id != case.id, Photo.case_id.is_not(None)
-            )
+            db.select(Photo.case_id)
+            .where(Photo.sha256.in_(hashes), Photo.case_id != case.id, Photo.case_id.is_not(None))
+            .group_by(Photo.case_id)
+            .order_by(Photo.case_id)
+            .limit(SIGNAL_CASES)
         ).all()
         if reused:
-            signal("same_photo", f"照片也出现在案件 {sorted(set(reused))}")
-    recent_photos = db.session.execute(
-        db.select(Photo.case_id, Photo.phash).where(
-            Photo.phash.is_not(None),
-            Photo.case_id.is_not(None),
-            Photo.case_id != case.id,
-            Photo.created_at >= case.created_at - timedelta(days=90),
+            signal("same_photo", f"照片也出现在案件 {list(reused)}")
+    phashes = sorted({p.phash for p in photos if p.phash})
+    if phashes and not any(s["code"] == "same_photo" for s in found):
+        # compared by the database over the window (an index on created_at): only the matching cases come back
+        bits = config["REWARD_SIMILAR_PHOTO_BITS"]
+        matches = (
+            db.select(Photo.case_id)
+            .where(
+                Photo.created_at >= case.created_at - timedelta(days=SIMILAR_PHOTO_DAYS),
+                Photo.case_id.is_not(None),
+                Photo.case_id != case.id,
+                Photo.phash.is_not(None),
+                db.or_(*(phash_distance(Photo.phash, phash) <= bits for phash in phashes)),
+            )
+            .cte("similar_photos")
+            # PostgreSQL would otherwise walk every photo in case_id order hoping for 20 matches early
+            .prefix_with("MATERIALIZED", dialect="postgresql")
         )
-    ).all()
-    similar = sorted(
-        {
-            other_case
-            for photo in photos
-            if photo.phash
-            for other_case, other_hash in recent_photos
-            if images.hamming(photo.phash, other_hash) <= config["REWARD_SIMILAR_PHOTO_BITS"]
-        }
-    )
-    if similar and not any(s["code"] == "same_photo" for s in found):
-        signal("similar_photo", f"与案件 {similar} 的照片相似")
+        similar = db.session.scalars(
+            db.select(matches.c.case_id).group_by(matches.c.case_id).order_by(matches.c.case_id).limit(SIGNAL_CASES)
+        ).all()
+        if similar:
+            signal("similar_photo", f"与案件 {list(similar)} 的照片相似")
     old = [
         p
         for p in photos

@@ -5,24 +5,34 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from backend.extensions import db
 from backend.models import HANDLED_BY_UNIT, Case, CaseStatus, ExtensionRequest, ExtensionStatus, Unit
 from backend.models.types import local_time, utcnow
 from backend.services import deadlines, notify, workflow
+from backend.services.paging import paginate
 
 log = logging.getLogger(__name__)
-# The reminder window is in working hours; no working-hours window spans more calendar time than this.
-LOOKAHEAD = timedelta(days=21)
+# cases read per statement while a pass walks through the due ones
+PAGE = 500
 
 
 def short_time(at: datetime) -> str:
     return local_time(at, "%m-%d %H:%M")
 
 
-def _ids(query) -> list[int]:
-    return list(db.session.scalars(query.order_by(Case.id).limit(1000)))
+def _due(query, step) -> int:
+    """Run `step` on every case `query` selects, a page at a time (keyset on id, so a pass reaches every due case
+    however many are open and however many a step leaves alone)."""
+    done, after = 0, 0
+    while True:
+        ids = list(db.session.scalars(query.where(Case.id > after).order_by(Case.id).limit(PAGE)))
+        if not ids:
+            return done
+        done += _each(ids, step)
+        after = ids[-1]
 
 
 def _each(case_ids: list[int], step) -> int:
@@ -97,85 +107,114 @@ def _auto_close(case: Case, cutoff: datetime, days: int) -> bool:
     return True
 
 
-def run(now: datetime | None = None) -> dict:
-    """One supervision pass. Returns how many cases each step touched."""
-    now = now or utcnow()
+def due(now: datetime) -> dict:
+    """Each step's selection: the ids of the cases due for it, its whole predicate in SQL (working-time windows
+    become bounds on `deadline_at`). Level 2 comes before level 1, so no case climbs two levels in one pass."""
     config = current_app.config
-    open_cases = db.select(Case.id).where(Case.status.in_(HANDLED_BY_UNIT))
-    days = config["AUTO_CLOSE_DAYS"]
-    cutoff = now - timedelta(days=days)
+    handled = db.select(Case.id).where(Case.status.in_(HANDLED_BY_UNIT))
+    second_after = config["SECOND_ESCALATION_HOURS"]
     return {
-        "signoff_overdue": _each(
-            _ids(
-                open_cases.where(
-                    Case.status == CaseStatus.DISPATCHED,
-                    Case.signoff_overdue_at.is_(None),
-                    Case.signoff_deadline_at <= now,
-                )
-            ),
-            lambda case: _signoff_overdue(case, now),
+        "signoff_overdue": handled.where(
+            Case.status == CaseStatus.DISPATCHED,
+            Case.signoff_overdue_at.is_(None),
+            Case.signoff_deadline_at <= now,
         ),
-        "escalated": _each(
-            _ids(open_cases.where(Case.deadline_at <= now, Case.escalation_level < 2)),
-            lambda case: _escalate(case, now, config["SECOND_ESCALATION_HOURS"]),
+        "escalated_level_2": handled.where(
+            Case.escalation_level == 1, Case.deadline_at <= deadlines.overdue_by_until(now, second_after)
         ),
-        "reminded": _each(
-            _ids(
-                open_cases.where(
-                    Case.reminded_at.is_(None),
-                    Case.escalation_level == 0,
-                    Case.deadline_at > now,
-                    Case.deadline_at <= now + LOOKAHEAD,
-                )
-            ),
-            lambda case: _remind(case, now, config["REMIND_BEFORE_HOURS"]),
+        "escalated_level_1": handled.where(Case.escalation_level == 0, Case.deadline_at <= now),
+        "reminded": handled.where(
+            Case.reminded_at.is_(None),
+            Case.escalation_level == 0,
+            Case.deadline_at > now,
+            Case.deadline_at <= deadlines.due_soon_until(now, config["REMIND_BEFORE_HOURS"]),
         ),
-        "auto_closed": _each(
-            _ids(
-                db.select(Case.id).where(
-                    Case.status == CaseStatus.REPLIED, Case.rating.is_(None), Case.replied_at <= cutoff
-                )
-            ),
-            lambda case: _auto_close(case, cutoff, days),
+        "auto_closed": db.select(Case.id).where(
+            Case.status == CaseStatus.REPLIED,
+            Case.rating.is_(None),
+            Case.replied_at <= now - timedelta(days=config["AUTO_CLOSE_DAYS"]),
         ),
     }
 
 
-def overview(now: datetime | None = None, limit: int = 100) -> dict:
-    """The supervision view (挂图作战): late and nearly late cases, per unit, and pending extensions."""
+def run(now: datetime | None = None) -> dict:
+    """One supervision pass. Returns how many cases each step touched; each step checks its case again in the
+    case's own transaction."""
     now = now or utcnow()
-    window = current_app.config["REMIND_BEFORE_HOURS"]
-    open_cases = db.session.scalars(
-        db.select(Case)
-        .where(Case.status.in_(HANDLED_BY_UNIT), Case.deadline_at.is_not(None))
-        .order_by(Case.deadline_at)
+    config = current_app.config
+    second_after, days = config["SECOND_ESCALATION_HOURS"], config["AUTO_CLOSE_DAYS"]
+    queries = due(now)
+
+    def escalate(case: Case) -> bool:
+        return _escalate(case, now, second_after)
+
+    return {
+        "signoff_overdue": _due(queries["signoff_overdue"], lambda case: _signoff_overdue(case, now)),
+        "escalated": _due(queries["escalated_level_2"], escalate) + _due(queries["escalated_level_1"], escalate),
+        "reminded": _due(queries["reminded"], lambda case: _remind(case, now, config["REMIND_BEFORE_HOURS"])),
+        "auto_closed": _due(queries["auto_closed"], lambda case: _auto_close(case, now - timedelta(days=days), days)),
+    }
+
+
+def overview(now: datetime | None = None, page: int = 1, per_page: int = 100) -> dict:
+    """The supervision view (挂图作战): late and nearly late cases, per unit, and pending extensions.
+
+    Counted in SQL (one grouped statement over the open cases) and listed a page at a time: the work is the same
+    for fifty open cases or fifty thousand."""
+    now = now or utcnow()
+    soon_until = deadlines.due_soon_until(now, current_app.config["REMIND_BEFORE_HOURS"])
+    is_overdue = db.or_(Case.deadline_at <= now, Case.escalation_level >= 1)
+    is_due_soon = db.and_(Case.deadline_at > now, Case.escalation_level == 0, Case.deadline_at <= soon_until)
+    open_cases = (Case.status.in_(HANDLED_BY_UNIT), Case.deadline_at.is_not(None))
+
+    def count_if(condition):
+        return db.func.coalesce(db.func.sum(db.case((condition, 1), else_=0)), 0)
+
+    rows = db.session.execute(
+        db.select(
+            Case.unit_id,
+            db.func.count(Case.id),
+            count_if(is_overdue),
+            count_if(is_due_soon),
+            count_if(Case.escalation_level == 1),
+            count_if(Case.escalation_level == 2),
+        )
+        .where(*open_cases)
+        .group_by(Case.unit_id)
     ).all()
-    overdue, due_soon, by_unit = [], [], {}
-    for case in open_cases:
-        left = deadlines.working_hours_left(case, now)
-        row = by_unit.setdefault(case.unit_id, {"open": 0, "overdue": 0, "due_soon": 0, "level_1": 0, "level_2": 0})
-        row["open"] += 1
-        if case.deadline_at <= now or case.escalation_level >= 1:
-            overdue.append(case)
-            row["overdue"] += 1
-        elif left is not None and left <= window:
-            due_soon.append(case)
-            row["due_soon"] += 1
-        if case.escalation_level >= 1:
-            row[f"level_{case.escalation_level}"] += 1
-    units = {u.id: u for u in db.session.scalars(db.select(Unit).where(Unit.id.in_(list(by_unit))))}
-    pending = db.session.scalars(
-        db.select(ExtensionRequest)
-        .where(ExtensionRequest.status == ExtensionStatus.PENDING)
-        .order_by(ExtensionRequest.id)
-    ).all()
+    units = {u.id: u for u in db.session.scalars(db.select(Unit).where(Unit.id.in_([row[0] for row in rows])))}
+    by_unit = [
+        {"unit": units[unit_id], "open": n, "overdue": late, "due_soon": soon, "level_1": one, "level_2": two}
+        for unit_id, n, late, soon, one, two in rows
+        if unit_id in units
+    ]
+
+    def listed(condition) -> list[Case]:
+        return db.session.scalars(
+            db.select(Case)
+            .where(*open_cases, condition)
+            .options(selectinload(Case.category), selectinload(Case.unit))
+            .order_by(Case.deadline_at, Case.id)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        ).all()
+
+    pending = paginate(
+        db.select(ExtensionRequest).where(ExtensionRequest.status == ExtensionStatus.PENDING),
+        page,
+        per_page,
+        ExtensionRequest.id,
+        options=(selectinload(ExtensionRequest.unit),),
+    )
     return {
         "now": now,
-        "overdue": overdue[:limit],
-        "due_soon": due_soon[:limit],
-        "by_unit": sorted(
-            ({"unit": units[unit_id], **counts} for unit_id, counts in by_unit.items() if unit_id in units),
-            key=lambda row: (-row["overdue"], -row["due_soon"], row["unit"].id),
-        ),
-        "extensions_pending": pending[:limit],
+        "overdue": listed(is_overdue),
+        "due_soon": listed(is_due_soon),
+        "by_unit": sorted(by_unit, key=lambda row: (-row["overdue"], -row["due_soon"], row["unit"].id)),
+        "extensions_pending": pending["items"],
+        "overdue_total": sum(row[2] for row in rows),
+        "due_soon_total": sum(row[3] for row in rows),
+        "extensions_pending_total": pending["total"],
+        "page": page,
+        "per_page": per_page,
     }

@@ -126,6 +126,48 @@ class WorkCalendar:
                 remaining -= available
             day += timedelta(days=1)
 
+    def next_working_moment(self, at: datetime) -> datetime:
+        """`at` itself when it falls inside a working period, else the start of the next one."""
+        at = _aware(at, "at").astimezone(UTC)
+        day = at.astimezone(LOCAL_TZ).date()
+        for _ in range(MAX_DAYS_OFF + 1):
+            for period_start, period_end in self._periods_of(day):
+                if at < period_end:
+                    return max(at, period_start)
+            day += timedelta(days=1)
+        raise ValueError(f"no working day in the {MAX_DAYS_OFF} days after {at.isoformat()}")
+
+    def latest_within(self, start: datetime, hours: float) -> datetime:
+        """The latest moment at most `hours` working hours after `start`. A SQL bound: `working_hours_between(start,
+        t) <= hours` exactly when `t <= latest_within(start, hours)` (the time off after the end adds no hours)."""
+        return self.next_working_moment(self.add_working_hours(start, hours))
+
+    def subtract_working_hours(self, end: datetime, hours: float) -> datetime:
+        """The latest moment from which `end` is `hours` working hours away. A SQL bound:
+        `working_hours_between(t, end) >= hours` exactly when `t <= subtract_working_hours(end, hours)`."""
+        cursor = _aware(end, "end").astimezone(UTC)
+        if not math.isfinite(hours) or hours < 0:
+            raise ValueError(f"working hours must be a finite number ≥ 0, not {hours!r}")
+        if hours == 0:
+            return cursor
+        remaining = timedelta(hours=hours)
+        day = cursor.astimezone(LOCAL_TZ).date()
+        days_off = 0
+        while True:
+            periods = self._periods_of(day)
+            days_off = 0 if periods else days_off + 1
+            if days_off >= MAX_DAYS_OFF:
+                raise ValueError(f"no working day in the {MAX_DAYS_OFF} days up to {day.isoformat()}")
+            for period_start, period_end in reversed(periods):
+                finish = min(period_end, cursor)
+                if finish <= period_start:
+                    continue
+                available = finish - period_start
+                if remaining <= available:
+                    return finish - remaining
+                remaining -= available
+            day -= timedelta(days=1)
+
     def working_hours_between(self, a: datetime, b: datetime) -> float:
         """Working hours from `a` to `b` (both aware); negative when `b` is before `a`.
 

@@ -188,6 +188,22 @@ def build_cases(include_heic: bool = True) -> tuple[list[Case], list[str]]:
     elif include_heic:
         notes.append("HEIC skipped: pillow_heif not installed")
 
+    webp_pixels = make_pixels(4000, 3000, fine_noise=2.0, seed=5)
+    out = io.BytesIO()
+    webp_pixels.save(out, "WEBP", quality=80, exif=_exif(6), icc_profile=_srgb_icc())
+    cases.append(Case("WebP 12 MP", out.getvalue(), (4000, 3000), 6, "WEBP", note="lossy q80"))
+    del webp_pixels
+
+    # The issue's hostile-but-legal upload: 131 KB declaring 64 MP (8000x8000), every pixel the same colour.
+    flat = Image.new("RGB", (8000, 8000), (10, 200, 10))
+    flat.paste(MARKER, (0, 0, 800, 800))
+    out = io.BytesIO()
+    flat.save(out, "WEBP", quality=10)
+    cases.append(
+        Case("WebP 8000x8000 flat", out.getvalue(), (8000, 8000), 1, "WEBP", expect_taken_at=False, note="q10")
+    )
+    del flat
+
     big = make_pixels(8000, 6000, fine_noise=2.0, seed=4)
     cases.append(Case("JPEG 48 MP", _jpeg(big, 6), (8000, 6000), 6, "JPEG", note="q92, 4:2:0"))
     return cases, notes
@@ -230,6 +246,32 @@ def measure(fn: Callable[[], object], runs: int) -> Timing:
         timing.wall_ms.append((wall1 - wall0) * 1000)
         timing.cpu_ms.append((cpu1 - cpu0) * 1000)
     return timing
+
+
+def _proc_status_kb(field_name: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    raise KeyError(field_name)
+
+
+def peak_rss_mb(fn: Callable[[], object]) -> float | None:
+    """Peak resident memory one call adds above the RSS before it, in MB (Linux: VmHWM, reset first).
+
+    This counts what tracemalloc cannot see: Pillow's, libjpeg's, libwebp's and libheif's C buffers.
+    None where /proc/self/clear_refs is not available.
+    """
+    try:
+        gc.collect()
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
+            clear_refs.write("5")  # reset VmHWM to the current RSS
+        before = _proc_status_kb("VmRSS")
+        fn()
+        peak = _proc_status_kb("VmHWM")
+    except OSError:
+        return None
+    return max(0, peak - before) / 1024
 
 
 def naive_render(data: bytes, display_max: int, thumb_max: int) -> tuple[bytes, bytes]:
@@ -398,17 +440,24 @@ def main(argv: list[str] | None = None) -> int:
         print(note)
     print()
 
-    header = ["case", "file", "step", "median ms", "p95 ms", "CPU median ms", "output"]
+    header = ["case", "file", "step", "median ms", "p95 ms", "CPU median ms", "peak RSS MB", "output"]
     print(fmt_row(header))
-    print(fmt_row(["---"] * 3 + ["---:"] * 3 + ["---"]))
+    print(fmt_row(["---"] * 3 + ["---:"] * 4 + ["---"]))
+
+    def mb(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.0f}"
+
     failures: dict[str, list[str]] = {}
     jpeg12 = cases[0]
     for case in cases:
         size = f"{case.stored_size[0]}x{case.stored_size[1]}, {len(case.data) / 1e6:.2f} MB"
         info = images.inspect(case.data, MAX_PIXELS)
         t = measure(lambda c=case: images.inspect(c.data, MAX_PIXELS), args.runs)
+        peak = peak_rss_mb(lambda c=case: images.inspect(c.data, MAX_PIXELS))
         out = f"{info.format} {info.width}x{info.height}"
-        print(fmt_row([case.name, size, "inspect", f"{t.median:.1f}", f"{t.p95:.1f}", f"{t.cpu_median:.1f}", out]))
+        cells = [f"{t.median:.2f}", f"{t.p95:.2f}", f"{t.cpu_median:.2f}", mb(peak), out]
+        print(fmt_row([case.name, size, "inspect", *cells]))
+        peak = peak_rss_mb(lambda c=case: images.render(c.data, DISPLAY_MAX, THUMB_MAX))
         rendered = images.render(case.data, DISPLAY_MAX, THUMB_MAX)
         t = measure(lambda c=case: images.render(c.data, DISPLAY_MAX, THUMB_MAX), args.runs)
         thumb = Image.open(io.BytesIO(rendered.thumb)).size
@@ -416,13 +465,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{rendered.width}x{rendered.height} ({len(rendered.display) // 1024} KB)"
             f" + {thumb[0]}x{thumb[1]} ({len(rendered.thumb) // 1024} KB)"
         )
-        print(fmt_row(["", "", "render", f"{t.median:.1f}", f"{t.p95:.1f}", f"{t.cpu_median:.1f}", out]))
+        print(fmt_row(["", "", "render", f"{t.median:.1f}", f"{t.p95:.1f}", f"{t.cpu_median:.1f}", mb(peak), out]))
         if case is jpeg12:
             display, _ = naive_render(case.data, DISPLAY_MAX, THUMB_MAX)
             t = measure(lambda c=case: naive_render(c.data, DISPLAY_MAX, THUMB_MAX), args.runs)
             naive_size = Image.open(io.BytesIO(display)).size
             out = f"{naive_size[0]}x{naive_size[1]} (no draft mode, for comparison)"
-            print(fmt_row(["", "", "naive render", f"{t.median:.1f}", f"{t.p95:.1f}", f"{t.cpu_median:.1f}", out]))
+            print(fmt_row(["", "", "naive render", f"{t.median:.1f}", f"{t.p95:.1f}", f"{t.cpu_median:.1f}", "", out]))
         problems = check(case)
         if problems:
             failures[case.name] = problems

@@ -5,7 +5,7 @@ import struct
 from dataclasses import dataclass
 from datetime import datetime
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from backend.models.types import LOCAL_TZ
 
@@ -116,7 +116,19 @@ def _open(data: bytes) -> Image.Image:
         raise BadImage(f"corrupt image: {exc}") from exc
 
 
-_PARSE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, struct.error)
+# What Pillow and its plugins raise on hostile bytes (found by fuzzing the headers of every format);
+# RuntimeError: pillow-heif reports libheif errors (e.g. its own size limits) with it.
+_PARSE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    RuntimeError,
+    struct.error,
+)
 
 
 def inspect(data: bytes, max_pixels: int, max_side: int) -> ImageInfo:
@@ -137,13 +149,37 @@ def inspect(data: bytes, max_pixels: int, max_side: int) -> ImageInfo:
         # The base class's getexif reads what the header parse put in image.info (EXIF, or XMP's
         # orientation); PngImageFile.getexif would decode the whole image looking for a late eXIf chunk.
         exif = Image.Image.getexif(image)
-        orientation = exif.get(EXIF_ORIENTATION, 1)
+        orientation = _orientation(exif)
         taken_at = _taken_at(exif)
     except _PARSE_ERRORS as exc:
         raise BadImage(f"corrupt image: {exc}") from exc
     if orientation in ROTATED_ORIENTATIONS:
         width, height = height, width
     return ImageInfo(format=fmt, width=width, height=height, taken_at=taken_at)
+
+
+def _orientation(exif: Image.Exif) -> int:
+    value = exif.get(EXIF_ORIENTATION)
+    return value if isinstance(value, int) and value in _TRANSPOSE else 1
+
+
+_TRANSPOSE = {  # EXIF orientation -> the transpose that makes the picture upright (as ImageOps.exif_transpose)
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """EXIF orientation applied. Unlike ImageOps.exif_transpose it does not re-serialise the EXIF (which
+    the copies drop anyway, and which fails on some malformed tags)."""
+    method = _TRANSPOSE[_orientation(image.getexif())]
+    return image if method is None else image.transpose(method)
 
 
 def _draft_scale(longest: int, target: int) -> int:
@@ -209,7 +245,8 @@ def render(data: bytes, display_max: int, thumb_max: int, max_pixels: int, max_s
         # Shrink first, rotate after: cheaper for formats without draft mode (PNG, HEIC, WebP).
         # thumbnail() decodes (load) and then reduces by an integer factor before resampling.
         image.thumbnail((display_max, display_max), Image.Resampling.LANCZOS, reducing_gap=2.0)
-        image = ImageOps.exif_transpose(image)
+        image.load()  # thumbnail() skips a picture already small enough: decode here, inside the try
+        image = upright(image)
         if image.mode in ("RGBA", "LA", "P"):
             rgba = image.convert("RGBA")
             image = Image.new("RGB", rgba.size, (255, 255, 255))

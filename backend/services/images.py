@@ -226,13 +226,15 @@ def render(data: bytes, display_max: int, thumb_max: int, max_pixels: int, max_s
     """Upright, EXIF-free JPEG display copy (≤ display_max px) and thumbnail (≤ thumb_max px).
 
     The only full decode of an upload, run by the worker. The caps are checked again before any pixel is
-    decoded (the original may predate a lower cap). Memory bound of the decode: decoded pixels × 4 bytes
-    (Pillow keeps RGB, RGBA and CMYK at 4 bytes a pixel; L and P at 1), plus at most a quarter of that
-    for the first shrink step: for JPEG the decoded pixels are the declared ones divided by the square of
-    the draft scale (1/2…1/8, chosen to keep ≥ 3/4 of display_max); PNG, WebP and HEIF have no reduced
-    decode, so their decoded pixels are the declared ones and the decoders add their own buffers (see
-    bench/README.md for the peaks measured). At the default 80 MP cap that is about 320 MB plus the
-    decoder's buffers, whatever the file's size.
+    decoded (the original may predate a lower cap), whatever Image.MAX_IMAGE_PIXELS says.
+
+    Memory bound: decoded pixels × bytes per pixel. JPEG is decoded at 1/2 … 1/8 scale (draft, keeping
+    ≥ 3/4 of display_max): its decoded sides stay under 1.5 × display_max for any file within the side cap;
+    PNG, WebP and HEIF have no reduced decode, so all their declared pixels are. Pillow keeps RGB(A) at
+    4 bytes a pixel and thumbnail() adds a reduced copy; the decoders add their own buffers. Measured peaks
+    (bench/README.md): JPEG ~9 bytes per decoded pixel, PNG ~7 and HEIF ~7.5 per pixel, WebP ~16 per pixel
+    (Pillow's WebP plugin holds libwebp's two canvases and a copy besides its image). At the default 80 MP
+    cap: JPEG under 100 MB, PNG/HEIF about 600 MB, WebP about 1.3 GB; MAX_PHOTO_PIXELS is the knob.
     """
     image = _open(data)
     try:

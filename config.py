@@ -50,6 +50,8 @@ class Config:
     # Room for the multipart envelope around a 20 MB file; the file itself is checked exactly.
     MAX_CONTENT_LENGTH = MAX_PHOTO_BYTES + 256 * 1024
     MAX_PHOTO_PIXELS = _env_int("MAX_PHOTO_PIXELS", 80_000_000)
+    # Each side too: a 1 x 60,000,000 px strip is under the pixel cap and costs seconds to decode.
+    MAX_PHOTO_SIDE = _env_int("MAX_PHOTO_SIDE", 20_000)
     PHOTO_DISPLAY_MAX_PX = 2048
     PHOTO_THUMB_MAX_PX = 360
     PHOTO_URL_TTL = _env_int("PHOTO_URL_TTL", 6 * 3600)

@@ -23,13 +23,23 @@ class AppError(Exception):
     code = "bad_request"
     message = "请求有误"
 
-    def __init__(self, message: str | None = None, code: str | None = None, fields: dict | None = None):
+    def __init__(
+        self,
+        message: str | None = None,
+        code: str | None = None,
+        fields: dict | None = None,
+        retry_after: int | None = None,
+    ):
         super().__init__(message or self.message)
         if message:
             self.message = message
         if code:
             self.code = code
         self.fields = fields
+        self.retry_after = retry_after  # seconds, sent as the Retry-After header
+
+    def headers(self) -> dict[str, str]:
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
     def to_dict(self) -> dict:
         body = {"code": self.code, "message": self.message}
@@ -186,8 +196,7 @@ def register_error_handlers(app: Flask) -> None:
     def handle_app_error(error: AppError):
         db.session.rollback()
         response = _json(error.to_dict(), error.status)
-        if getattr(error, "retry_after", None):
-            response.headers["Retry-After"] = str(error.retry_after)
+        response.headers.update(error.headers())
         return response
 
     @app.errorhandler(RateLimitExceeded)

@@ -5,6 +5,7 @@ Run from the project root::
     .venv/bin/python -m bench.bench_photos              # 20 timed runs per case
     .venv/bin/python -m bench.bench_photos --runs 50
     .venv/bin/python -m bench.bench_photos --profile    # also cProfile render() of the 12 MP JPEG
+    .venv/bin/python -m bench.bench_photos --upload     # also time whole POST /api/v1/photos requests
 
 Test photos are generated in memory (nothing is written to disk): noise, gradients and line art so
 that they compress like real photos. Every source carries GPS (EXIF GPS IFD, plus XMP for the
@@ -12,16 +13,20 @@ JPEGs) so the outputs can be checked for leaks. Exit status is 1 if any output c
 """
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import io
+import logging
 import math
+import multiprocessing
 import os
 import platform
 import pstats
 import random
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +40,7 @@ from config import Config
 DISPLAY_MAX = Config.PHOTO_DISPLAY_MAX_PX  # 2048
 THUMB_MAX = Config.PHOTO_THUMB_MAX_PX  # 360
 MAX_PIXELS = Config.MAX_PHOTO_PIXELS  # 80 MP unless MAX_PHOTO_PIXELS is set
+MAX_SIDE = Config.MAX_PHOTO_SIDE  # 20000 px unless MAX_PHOTO_SIDE is set
 TARGET_MS = 100.0  # the requirement: a 4 MB 12 MP photo well under 100 ms of worker time
 
 ORIENTATION = 0x0112
@@ -47,6 +53,16 @@ XMP_WITH_GPS = (
     b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="31,14.0250N"'
     b' exif:GPSLongitude="121,28.4470E"/></rdf:RDF></x:xmpmeta>'
 )
+
+
+def upload_check(data: bytes) -> images.ImageInfo:
+    """What POST /api/v1/photos runs on the bytes (the upload path)."""
+    return images.inspect(data, MAX_PIXELS, MAX_SIDE)
+
+
+def worker_render(data: bytes) -> images.Rendered:
+    """What the photo job runs (the only full decode)."""
+    return images.render(data, DISPLAY_MAX, THUMB_MAX, MAX_PIXELS, MAX_SIDE)
 
 
 # --------------------------------------------------------------------------- test photos
@@ -188,6 +204,22 @@ def build_cases(include_heic: bool = True) -> tuple[list[Case], list[str]]:
     elif include_heic:
         notes.append("HEIC skipped: pillow_heif not installed")
 
+    webp_pixels = make_pixels(4000, 3000, fine_noise=2.0, seed=5)
+    out = io.BytesIO()
+    webp_pixels.save(out, "WEBP", quality=80, exif=_exif(6), icc_profile=_srgb_icc())
+    cases.append(Case("WebP 12 MP", out.getvalue(), (4000, 3000), 6, "WEBP", note="lossy q80"))
+    del webp_pixels
+
+    # The issue's hostile-but-legal upload: 131 KB declaring 64 MP (8000x8000), every pixel the same colour.
+    flat = Image.new("RGB", (8000, 8000), (10, 200, 10))
+    flat.paste(MARKER, (0, 0, 800, 800))
+    out = io.BytesIO()
+    flat.save(out, "WEBP", quality=10)
+    cases.append(
+        Case("WebP 8000x8000 flat", out.getvalue(), (8000, 8000), 1, "WEBP", expect_taken_at=False, note="q10")
+    )
+    del flat
+
     big = make_pixels(8000, 6000, fine_noise=2.0, seed=4)
     cases.append(Case("JPEG 48 MP", _jpeg(big, 6), (8000, 6000), 6, "JPEG", note="q92, 4:2:0"))
     return cases, notes
@@ -232,6 +264,40 @@ def measure(fn: Callable[[], object], runs: int) -> Timing:
     return timing
 
 
+def _proc_status_kb(field_name: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    raise KeyError(field_name)
+
+
+def _child_peak(step: str, data: bytes) -> float | None:
+    with contextlib.suppress(images.BadImage, OSError):  # imports and plugin registration first
+        {"inspect": upload_check, "render": worker_render}[step](b"")
+    try:
+        gc.collect()
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
+            clear_refs.write("5")  # reset VmHWM (the peak) to the current RSS
+        before = _proc_status_kb("VmRSS")
+        {"inspect": upload_check, "render": worker_render}[step](data)
+        peak = _proc_status_kb("VmHWM")
+    except OSError:
+        return None
+    return max(0, peak - before) / 1024
+
+
+def peak_rss_mb(step: str, data: bytes) -> float | None:
+    """Peak resident memory one ``inspect`` or ``render`` call adds, in MB, measured in a fresh process.
+
+    Linux VmHWM after resetting it: this counts what tracemalloc cannot see (Pillow's, libjpeg's,
+    libwebp's and libheif's C buffers). A fresh process, because one that has already decoded large images
+    keeps freed heap resident and reuses it without its RSS growing. None without /proc/self/clear_refs.
+    """
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_child_peak, (step, data))
+
+
 def naive_render(data: bytes, display_max: int, thumb_max: int) -> tuple[bytes, bytes]:
     """What render() would cost without JPEG draft mode: full decode, then render()'s other steps."""
     image = Image.open(io.BytesIO(data))
@@ -262,9 +328,9 @@ def render_stages(data: bytes, runs: int) -> Stages:
     """Draft scale used and median ms per step of render(): a replica of images.render's steps.
 
     Same order and parameters as render(): draft, shrink to display_max (reducing_gap=2.0), then
-    exif_transpose, mode conversion, display encode, thumbnail (reducing_gap=1.0), thumb encode.
+    upright (EXIF orientation), mode conversion, display encode, thumbnail (reducing_gap=1.0), thumb encode.
     The one addition is an explicit load() before the display thumbnail(), so that decoding is timed
-    on its own (render() decodes inside thumbnail(), or inside exif_transpose when the draft is already
+    on its own (render() decodes inside thumbnail(), or in its load() when the draft is already
     small enough). main() checks that the replica's output bytes equal render()'s, which catches drift;
     --profile profiles the real function.
     """
@@ -291,14 +357,14 @@ def render_stages(data: bytes, runs: int) -> Stages:
         t = lap("decode", t)
         image.thumbnail((DISPLAY_MAX, DISPLAY_MAX), Image.Resampling.LANCZOS, reducing_gap=2.0)
         t = lap("display thumbnail()", t)
-        image = ImageOps.exif_transpose(image)
+        image = images.upright(image)
         if image.mode in ("RGBA", "LA", "P"):
             rgba = image.convert("RGBA")
             image = Image.new("RGB", rgba.size, (255, 255, 255))
             image.paste(rgba, mask=rgba.getchannel("A"))
         elif image.mode != "RGB":
             image = image.convert("RGB")
-        t = lap("exif_transpose (+ mode)", t)
+        t = lap("upright (+ mode)", t)
         display = images._encode(image, 85, icc_profile)
         t = lap("encode display q85", t)
         thumb_image = image.copy()
@@ -318,7 +384,7 @@ def render_stages(data: bytes, runs: int) -> Stages:
 def check(case: Case) -> list[str]:
     """Problems with inspect()/render() output for this case; empty if all is well."""
     problems = []
-    info = images.inspect(case.data, MAX_PIXELS)
+    info = upload_check(case.data)
     if info.format != case.expect_format:
         problems.append(f"inspect format {info.format!r}, expected {case.expect_format!r}")
     if (info.width, info.height) != case.upright_size:
@@ -326,7 +392,7 @@ def check(case: Case) -> list[str]:
     if case.expect_taken_at and info.taken_at is None:
         problems.append("inspect lost DateTimeOriginal")
 
-    rendered = images.render(case.data, DISPLAY_MAX, THUMB_MAX)
+    rendered = worker_render(case.data)
     up_w, up_h = case.upright_size
     for label, blob, limit in (("display", rendered.display, DISPLAY_MAX), ("thumb", rendered.thumb, THUMB_MAX)):
         out = Image.open(io.BytesIO(blob))
@@ -351,6 +417,45 @@ def check(case: Case) -> list[str]:
         if XMP_NS in blob or b"xmpmeta" in blob:
             problems.append(f"{label} contains XMP")
     return problems
+
+
+def time_upload_requests(cases: list[Case], runs: int) -> None:
+    """Whole POST /api/v1/photos requests through the Flask test client: multipart parsing, inspect,
+    SHA-256, writing the original, one INSERT (temporary SQLite; no Redis, so the job is left for the
+    sweep). Server time only: no network, no gunicorn."""
+    import config
+    from backend import create_app
+
+    with tempfile.TemporaryDirectory(prefix="bench-photos-") as root:
+        app = create_app(
+            config.TestingConfig,
+            {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{root}/bench.db", "REDIS_URL": "", "MEDIA_ROOT": f"{root}/media"},
+        )
+        logging.getLogger("workers.queues").setLevel(logging.ERROR)  # "redis unavailable" on every upload
+        with app.app_context():
+            from flask_migrate import upgrade
+
+            upgrade()
+        client = app.test_client()
+        token = client.post("/api/v1/auth/dev", json={"openid": "bench"}).json["token"]
+
+        def upload(data: bytes) -> None:
+            response = client.post(
+                "/api/v1/photos",
+                headers={"Authorization": f"Bearer {token}"},
+                data={"file": (io.BytesIO(data), "photo")},
+                content_type="multipart/form-data",
+            )
+            assert response.status_code == 201, response.json
+
+        print("Whole upload requests (POST /api/v1/photos, Flask test client):")
+        print()
+        print(fmt_row(["case", "file MB", "median ms", "p95 ms", "CPU median ms"]))
+        print(fmt_row(["---"] + ["---:"] * 4))
+        for case in cases:
+            t = measure(lambda c=case: upload(c.data), runs)
+            cells = [f"{len(case.data) / 1e6:.2f}", f"{t.median:.1f}", f"{t.p95:.1f}", f"{t.cpu_median:.1f}"]
+            print(fmt_row([case.name, *cells]))
 
 
 # --------------------------------------------------------------------------- report
@@ -379,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=20, help="timed runs per measurement (default 20)")
     parser.add_argument("--profile", action="store_true", help="cProfile render() of the 12 MP JPEG")
     parser.add_argument("--no-heic", action="store_true", help="skip the HEIC case (its encode is slow)")
+    parser.add_argument("--upload", action="store_true", help="also time whole POST /api/v1/photos requests")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -391,38 +497,48 @@ def main(argv: list[str] | None = None) -> int:
         heif_version = "not installed"
     print(f"Python {platform.python_version()}, Pillow {PIL.__version__}, pillow-heif {heif_version}")
     print(f"Machine: {machine()}")
-    print(f"display_max={DISPLAY_MAX}, thumb_max={THUMB_MAX}, max_pixels={MAX_PIXELS}, runs={args.runs}")
+    print(
+        f"display_max={DISPLAY_MAX}, thumb_max={THUMB_MAX}, max_pixels={MAX_PIXELS}, max_side={MAX_SIDE},"
+        f" runs={args.runs}"
+    )
     print("Generating test photos in memory...", flush=True)
     cases, notes = build_cases(include_heic=not args.no_heic)
     for note in notes:
         print(note)
     print()
 
-    header = ["case", "file", "step", "median ms", "p95 ms", "CPU median ms", "output"]
+    header = ["case", "file", "step", "median ms", "p95 ms", "CPU median ms", "peak RSS MB", "output"]
     print(fmt_row(header))
-    print(fmt_row(["---"] * 3 + ["---:"] * 3 + ["---"]))
+    print(fmt_row(["---"] * 3 + ["---:"] * 4 + ["---"]))
+
+    def mb(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.0f}"
+
     failures: dict[str, list[str]] = {}
     jpeg12 = cases[0]
     for case in cases:
         size = f"{case.stored_size[0]}x{case.stored_size[1]}, {len(case.data) / 1e6:.2f} MB"
-        info = images.inspect(case.data, MAX_PIXELS)
-        t = measure(lambda c=case: images.inspect(c.data, MAX_PIXELS), args.runs)
+        info = upload_check(case.data)
+        t = measure(lambda c=case: upload_check(c.data), args.runs)
+        peak = peak_rss_mb("inspect", case.data)
         out = f"{info.format} {info.width}x{info.height}"
-        print(fmt_row([case.name, size, "inspect", f"{t.median:.1f}", f"{t.p95:.1f}", f"{t.cpu_median:.1f}", out]))
-        rendered = images.render(case.data, DISPLAY_MAX, THUMB_MAX)
-        t = measure(lambda c=case: images.render(c.data, DISPLAY_MAX, THUMB_MAX), args.runs)
+        cells = [f"{t.median:.2f}", f"{t.p95:.2f}", f"{t.cpu_median:.2f}", mb(peak), out]
+        print(fmt_row([case.name, size, "inspect", *cells]))
+        peak = peak_rss_mb("render", case.data)
+        rendered = worker_render(case.data)
+        t = measure(lambda c=case: worker_render(c.data), args.runs)
         thumb = Image.open(io.BytesIO(rendered.thumb)).size
         out = (
             f"{rendered.width}x{rendered.height} ({len(rendered.display) // 1024} KB)"
             f" + {thumb[0]}x{thumb[1]} ({len(rendered.thumb) // 1024} KB)"
         )
-        print(fmt_row(["", "", "render", f"{t.median:.1f}", f"{t.p95:.1f}", f"{t.cpu_median:.1f}", out]))
+        print(fmt_row(["", "", "render", f"{t.median:.1f}", f"{t.p95:.1f}", f"{t.cpu_median:.1f}", mb(peak), out]))
         if case is jpeg12:
             display, _ = naive_render(case.data, DISPLAY_MAX, THUMB_MAX)
             t = measure(lambda c=case: naive_render(c.data, DISPLAY_MAX, THUMB_MAX), args.runs)
             naive_size = Image.open(io.BytesIO(display)).size
             out = f"{naive_size[0]}x{naive_size[1]} (no draft mode, for comparison)"
-            print(fmt_row(["", "", "naive render", f"{t.median:.1f}", f"{t.p95:.1f}", f"{t.cpu_median:.1f}", out]))
+            print(fmt_row(["", "", "naive render", f"{t.median:.1f}", f"{t.p95:.1f}", f"{t.cpu_median:.1f}", "", out]))
         problems = check(case)
         if problems:
             failures[case.name] = problems
@@ -439,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
         print(fmt_row([step, *(f"{st.median_ms[step]:.1f}" for st in breakdown.values())]))
     print(fmt_row(["**sum**", *(f"**{sum(st.median_ms.values()):.1f}**" for st in breakdown.values())]))
     for case in cases:
-        rendered = images.render(case.data, DISPLAY_MAX, THUMB_MAX)
+        rendered = worker_render(case.data)
         stages = breakdown[case.name]
         if (stages.display, stages.thumb) != (rendered.display, rendered.thumb):
             failures.setdefault(case.name, []).append("render_stages output differs from images.render: update it")
@@ -450,12 +566,16 @@ def main(argv: list[str] | None = None) -> int:
         else "render_stages replica output DIFFERS from images.render (see below)"
     )
 
+    if args.upload:
+        print()
+        time_upload_requests(cases, args.runs)
+
     if args.profile:
         print()
         profiler = cProfile.Profile()
         profiler.enable()
         for _ in range(args.runs):
-            images.render(jpeg12.data, DISPLAY_MAX, THUMB_MAX)
+            worker_render(jpeg12.data)
         profiler.disable()
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(12)
 

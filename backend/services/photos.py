@@ -2,22 +2,27 @@
 
 import hashlib
 import hmac
+import logging
 import time
 import uuid
 
 from flask import current_app, url_for
+from redis.exceptions import RedisError
 from werkzeug.datastructures import FileStorage
 
-from backend.errors import NotFound, PayloadTooLarge, UploadRejected, ValidationFailed
-from backend.extensions import db
+from backend.errors import NotFound, PayloadTooLarge, ServiceUnavailable, UploadRejected, ValidationFailed
+from backend.extensions import db, redis_store
 from backend.models import ActorKind, Photo, PhotoStatus
 from backend.models.types import utcnow
 from backend.services import images, uploads
 from backend.services.actors import Actor
 from backend.storage import get_storage
-from workers.queues import enqueue_after_commit, process_photo_job
+from workers.queues import enqueue_after_commit, enqueue_unique, process_photo_job
+
+log = logging.getLogger(__name__)
 
 VARIANTS = ("display", "thumb")
+PROCESSING_RETRY_AFTER_SECONDS = 2  # the worker makes both copies of a 12 MP photo in well under a second
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "HEIF": "heic"}  # by images.inspect format
 
 
@@ -29,7 +34,10 @@ def _read_limited(upload: FileStorage, limit: int) -> bytes:
 
 
 def accept_upload(upload: FileStorage | None, uploader: Actor) -> Photo:
-    """Validate cheaply and store the private original; the worker makes the copies."""
+    """Check headers and structure (no pixel is decoded here) and store the private original.
+
+    The worker decodes it, makes the copies, or marks the photo failed if the data turns out damaged.
+    """
     if upload is None or (not upload.filename and not upload.content_length):
         raise ValidationFailed("请选择要上传的图片", fields={"file": ["缺少文件字段 file"]})
     config = current_app.config
@@ -38,7 +46,7 @@ def accept_upload(upload: FileStorage | None, uploader: Actor) -> Photo:
         raise UploadRejected("图片是空的，请重新选择", code="empty_file")
     uploads.ensure_quota(uploader, len(data))
     try:
-        info = images.inspect(data, config["MAX_PHOTO_PIXELS"])
+        info = images.inspect(data, config["MAX_PHOTO_PIXELS"], config["MAX_PHOTO_SIDE"])
     except images.BadImage as exc:
         current_app.logger.info("upload rejected: %s", exc)
         raise UploadRejected() from exc
@@ -65,7 +73,7 @@ def accept_upload(upload: FileStorage | None, uploader: Actor) -> Photo:
 
 
 def process(photo_id: int) -> Photo | None:
-    """Make the display copy and thumbnail. Idempotent: a photo already done is left alone."""
+    """Make the display copy and thumbnail (worker only). Idempotent: a photo already done is left alone."""
     photo = db.session.get(Photo, photo_id)
     if photo is None:
         return None
@@ -75,9 +83,13 @@ def process(photo_id: int) -> Photo | None:
     config = current_app.config
     try:
         rendered = images.render(
-            storage.read(photo.original_key), config["PHOTO_DISPLAY_MAX_PX"], config["PHOTO_THUMB_MAX_PX"]
+            storage.read(photo.original_key),
+            config["PHOTO_DISPLAY_MAX_PX"],
+            config["PHOTO_THUMB_MAX_PX"],
+            config["MAX_PHOTO_PIXELS"],
+            config["MAX_PHOTO_SIDE"],
         )
-    except (OSError, ValueError, SyntaxError) as exc:
+    except images.BadImage as exc:
         current_app.logger.warning("photo %s could not be rendered: %s", photo_id, exc)
         photo.status = PhotoStatus.FAILED
         db.session.flush()
@@ -116,7 +128,9 @@ def signed_url(photo: Photo, variant: str) -> str:
 def file_for_signed_request(photo_id: int, variant: str, expires: str, sig: str) -> str:
     """The storage path of a variant, if the signature is valid and unexpired; otherwise NotFound.
 
-    A copy not rendered yet (the worker is behind) is rendered here, so a fresh URL always loads.
+    Never renders (images are decoded in workers only). A display copy not made yet is answered with the
+    thumbnail if that exists; with neither, a 503 ``photo_processing`` with Retry-After, after making sure
+    the photo's job is enqueued (idempotent: a job already waiting or running is left alone).
     """
     if variant not in VARIANTS or not (expires.isascii() and expires.isdigit()):
         raise NotFound()
@@ -127,14 +141,23 @@ def file_for_signed_request(photo_id: int, variant: str, expires: str, sig: str)
         raise NotFound()
     if photo.status == PhotoStatus.FAILED:
         raise NotFound("图片无法显示", code="photo_unavailable")
-    key = photo.display_key if variant == "display" else photo.thumb_key
-    if not get_storage().exists(key):
-        photo = process(photo_id)
-        db.session.commit()
-        if photo.status != PhotoStatus.READY:
-            raise NotFound("图片无法显示", code="photo_unavailable")
-        key = photo.display_key if variant == "display" else photo.thumb_key
-    return str(get_storage().path(key))
+    storage = get_storage()
+    candidates = (photo.display_key, photo.thumb_key) if variant == "display" else (photo.thumb_key,)
+    found = next((key for key in candidates if storage.exists(key)), None)
+    if found is None or found != candidates[0]:  # not made yet, or lost from storage: the worker (re)makes it
+        _request_processing(photo.id)
+    if found is None:
+        raise ServiceUnavailable(
+            "图片正在处理，请稍后再试", code="photo_processing", retry_after=PROCESSING_RETRY_AFTER_SECONDS
+        )
+    return str(storage.path(found))
+
+
+def _request_processing(photo_id: int) -> None:
+    try:
+        enqueue_unique(redis_store.client, process_photo_job(photo_id))
+    except RedisError:
+        log.warning("redis unavailable; photo %s left for the sweep", photo_id, exc_info=True)
 
 
 def claimable(photo_ids: list[int], uploader: Actor) -> list[Photo]:

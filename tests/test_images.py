@@ -36,6 +36,7 @@ def _mutants(seed_bytes: bytes, count: int, rnd: random.Random):
         yield bytes(data)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow's "Corrupt EXIF data" and the like: expected here
 @pytest.mark.parametrize(
     ("seed", "count"),
     [

@@ -90,6 +90,15 @@ def _escalate(case: Case, now: datetime, second_after: float) -> bool:
     return True
 
 
+def _recall_orphan(case: Case) -> bool:
+    """A case still handled by a deactivated unit (a dispatch that raced the deactivation, older data): nobody
+    there can act on it, so it goes back to the dispatcher's queue instead of being escalated."""
+    if case.status not in HANDLED_BY_UNIT or not workflow.orphaned(case):
+        return False
+    workflow.recall(case)
+    return True
+
+
 def _auto_close(case: Case, cutoff: datetime, days: int) -> bool:
     if case.status != CaseStatus.REPLIED or case.rating is not None or case.replied_at > cutoff:
         return False
@@ -105,6 +114,10 @@ def run(now: datetime | None = None) -> dict:
     days = config["AUTO_CLOSE_DAYS"]
     cutoff = now - timedelta(days=days)
     return {
+        # first, so that no later step reminds or escalates a unit nobody can act for
+        "recalled": _each(
+            _ids(open_cases.join(Unit, Unit.id == Case.unit_id).where(Unit.active.is_(False))), _recall_orphan
+        ),
         "signoff_overdue": _each(
             _ids(
                 open_cases.where(

@@ -80,13 +80,15 @@ def _still_referenced(unit: Unit) -> list[str]:
 
 
 def _deactivate(unit: Unit) -> int:
-    """Open cases of the unit go back to the dispatcher's queue; it stops co-handling open cases."""
+    """Open cases of the unit go back to the dispatcher's queue; it stops co-handling open cases. Its replied
+    cases stay replied (nothing is left for the unit to do); a rework of one goes to the dispatcher's queue.
+    Its staff can no longer sign in (backend.auth)."""
     referenced = _still_referenced(unit)
     if referenced:
         raise Conflict(f"该单位仍被使用：{'、'.join(referenced)}；请先修改后再停用", code="unit_in_use")
     cases = db.session.scalars(db.select(Case).where(Case.unit_id == unit.id, Case.status.in_(HANDLED_BY_UNIT))).all()
     for case in cases:
-        workflow.recall(case, f"{unit.name}已停用，案件退回调度中心")
+        workflow.recall(case)
     open_case_ids = db.select(Case.id).where(Case.status.in_((CaseStatus.PENDING, *HANDLED_BY_UNIT)))
     db.session.execute(
         case_co_units.delete().where(case_co_units.c.unit_id == unit.id, case_co_units.c.case_id.in_(open_case_ids))

@@ -1,6 +1,8 @@
 """Responsible units: the hierarchy district → department / street-township → community → grid."""
 
-from backend.clients.webhooks import redact
+from flask import current_app
+
+from backend.clients.webhooks import TargetRefused, check_target, parse_networks, redact
 from backend.errors import Conflict, ValidationFailed
 from backend.extensions import db
 from backend.models import HANDLED_BY_UNIT, Case, CaseStatus, Category, RoutingRule, Unit, UnitKind
@@ -57,7 +59,20 @@ def _check_parent(unit: Unit | None, parent_id: int | None) -> None:
         node = node.parent
 
 
+def _check_webhook(data: dict) -> None:
+    """No SSRF: a webhook must point at a public address (or one in WEBHOOK_ALLOWED_NETWORKS); checked again at
+    every send, since what a name resolves to can change."""
+    if not data.get("webhook_url"):
+        return
+    try:
+        allowed = parse_networks(current_app.config["WEBHOOK_ALLOWED_NETWORKS"])
+        check_target(data["webhook_url"], allowed, unresolved_ok=True)
+    except TargetRefused as exc:
+        raise ValidationFailed(fields={"webhook_url": [exc.reason]}) from None
+
+
 def create(data: dict, actor: Actor) -> Unit:
+    _check_webhook(data)
     if db.session.scalar(db.select(Unit).where(Unit.code == data["code"])) is not None:
         raise ValidationFailed(fields={"code": ["编码已存在"]})
     _check_parent(None, data.get("parent_id"))
@@ -98,6 +113,7 @@ def _deactivate(unit: Unit) -> int:
 
 def update(unit: Unit, data: dict, actor: Actor) -> Unit:
     before = _snapshot(unit)
+    _check_webhook(data)
     if "parent_id" in data:
         _check_parent(unit, data["parent_id"])
     if data.get("active") is False and unit.active:

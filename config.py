@@ -70,6 +70,9 @@ class Config:
     NOTIFY_MAX_ATTEMPTS = _env_int("NOTIFY_MAX_ATTEMPTS", 6)
     # signs JSON webhook bodies (X-Suishoupai-Signature: sha256=HMAC) so units can verify them
     WEBHOOK_SECRET = os.environ.get("WEBHOOK_SECRET", "")
+    # webhooks reach public addresses only; an intranet deployment lists the private networks its units' endpoints
+    # may use, e.g. "10.1.0.0/16,192.168.5.7/32" (empty: none)
+    WEBHOOK_ALLOWED_NETWORKS = os.environ.get("WEBHOOK_ALLOWED_NETWORKS", "")
 
     # 有奖举报 abuse control: each signal is shown on the claim; those listed in REWARD_HOLD_SIGNALS hold it
     REWARD_OLD_PHOTO_DAYS = _env_int("REWARD_OLD_PHOTO_DAYS", 3)  # EXIF time this much older than the report

@@ -18,6 +18,9 @@ def create_app(config: type[settings.Config] | None = None, overrides: dict | No
     from backend.services.workcalendar import parse_work_hours
 
     parse_work_hours(app.config["WORK_HOURS"])  # a malformed WORK_HOURS fails here, not at the first deadline
+    from backend.clients.webhooks import parse_networks
+
+    parse_networks(app.config["WEBHOOK_ALLOWED_NETWORKS"])  # likewise a malformed allow-list
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     if app.config.get("BEHIND_PROXY"):

@@ -7,6 +7,7 @@ from functools import wraps
 
 from flask import current_app, g, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from backend.errors import Forbidden, Unauthorized
@@ -29,6 +30,14 @@ class Principal:
     @property
     def is_staff(self) -> bool:
         return self.kind == STAFF
+
+
+UNIT_DISABLED_MESSAGE = "所在单位已停用，请联系调度中心"
+
+
+def unit_disabled(staff: Staff) -> bool:
+    """A deactivated unit's staff can neither sign in nor use the tokens they hold: its cases are recalled."""
+    return staff.unit is not None and not staff.unit.active
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -80,11 +89,13 @@ def _principal_from_request() -> Principal:
         if db.session.get(User, subject_id) is None:
             raise Unauthorized("登录信息无效，请重新登录", code="invalid_token")
         return Principal(CITIZEN, subject_id)
-    staff = db.session.get(Staff, subject_id)
+    staff = db.session.get(Staff, subject_id, options=[joinedload(Staff.unit)])
     if staff is None:
         raise Unauthorized("登录信息无效，请重新登录", code="invalid_token")
     if not staff.active:
         raise Unauthorized("账号已停用", code="account_disabled")
+    if unit_disabled(staff):
+        raise Unauthorized(UNIT_DISABLED_MESSAGE, code="unit_disabled")
     return Principal(STAFF, staff.id, staff.role, staff.unit_id)
 
 

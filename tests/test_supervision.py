@@ -256,6 +256,7 @@ def test_webhook_failures_retry_then_end_visible_and_can_be_resent(app, api, run
         calls.append(request.get_json())
         return Response("busy", status=500)
 
+    app.config["WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.1/32"  # pytest-httpserver listens on loopback
     httpserver.expect_request("/hook", method="POST").respond_with_handler(flaky)
     dispatcher = api.login_staff("dispatcher")
     units = {u["code"]: u["id"] for u in api.get("/api/v1/admin/units", dispatcher).json["items"]}

@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 from datetime import UTC, datetime
@@ -364,6 +365,13 @@ def test_trimming_formats_datetimes_in_china_time():
 
 # webhooks -------------------------------------------------------------------------------------------------
 
+LOOPBACK = "127.0.0.1/32"  # pytest-httpserver: the webhook allow-list must name it explicitly
+
+
+def _local_client(timeout: float = 2, **kwargs) -> WebhookClient:
+    return WebhookClient(timeout=timeout, allowed_networks=LOOPBACK, **kwargs)
+
+
 CASE = {"number": "SSP-2026-000123", "category": "路灯", "address": "人民路 1 号", "case_id": 5}
 
 
@@ -371,7 +379,7 @@ def test_wecom_markdown_body(httpserver):
     httpserver.expect_request("/cgi-bin/webhook/send", method="POST", query_string={"key": "ROBOT"}).respond_with_json(
         {"errcode": 0, "errmsg": "ok"}
     )
-    WebhookClient(timeout=2).send(
+    _local_client().send(
         httpserver.url_for("/cgi-bin/webhook/send?key=ROBOT"), "wecom", "新派遣案件", "请及时签收", CASE, "d-1"
     )
     request = httpserver.log[0][0]
@@ -387,7 +395,7 @@ def test_wecom_markdown_body(httpserver):
 
 def test_wecom_content_is_trimmed_to_4096_utf8_bytes(httpserver):
     httpserver.expect_request("/robot").respond_with_json({"errcode": 0, "errmsg": "ok"})
-    WebhookClient(timeout=2).send(httpserver.url_for("/robot"), "wecom", "标题", "长" * 3000, {}, "d-1")
+    _local_client().send(httpserver.url_for("/robot"), "wecom", "标题", "长" * 3000, {}, "d-1")
     content = httpserver.log[0][0].get_json()["markdown"]["content"]
     assert len(content.encode("utf-8")) <= 4096
     assert content.startswith("**标题**\n长长") and content.endswith("…")
@@ -400,7 +408,7 @@ def test_wecom_content_is_trimmed_to_4096_utf8_bytes(httpserver):
 def test_wecom_errcodes(httpserver, errcode, error):
     httpserver.expect_request("/robot").respond_with_json({"errcode": errcode, "errmsg": "no"})
     with pytest.raises(error) as raised:
-        WebhookClient(timeout=2).send(httpserver.url_for("/robot"), "wecom", "t", "x", {}, "d-1")
+        _local_client().send(httpserver.url_for("/robot"), "wecom", "t", "x", {}, "d-1")
     assert raised.value.errcode == errcode
 
 
@@ -408,7 +416,7 @@ def test_json_webhook_body_headers_and_signature(httpserver):
     httpserver.expect_request("/hook", method="POST", headers={"Idempotency-Key": "case-5:assigned"}).respond_with_data(
         "", status=204
     )
-    client = WebhookClient(timeout=2, secret="shared-secret")
+    client = _local_client(secret="shared-secret")
     client.send(
         httpserver.url_for("/hook"), "json", "新派遣案件", "请及时签收", CASE, "case-5:assigned", event="case_assigned"
     )
@@ -427,7 +435,7 @@ def test_json_webhook_body_headers_and_signature(httpserver):
 
 def test_json_webhook_without_secret_is_unsigned(httpserver):
     httpserver.expect_request("/hook").respond_with_data("ok")
-    WebhookClient(timeout=2).send(httpserver.url_for("/hook"), "json", "t", "x", {}, "d-1")
+    _local_client().send(httpserver.url_for("/hook"), "json", "t", "x", {}, "d-1")
     assert "X-Suishoupai-Signature" not in httpserver.log[0][0].headers
 
 
@@ -438,14 +446,14 @@ def test_json_webhook_without_secret_is_unsigned(httpserver):
 def test_http_status_mapping(httpserver, status, error):
     httpserver.expect_request("/hook").respond_with_data("no", status=status)
     with pytest.raises(error) as raised:
-        WebhookClient(timeout=2).send(httpserver.url_for("/hook"), "json", "t", "x", {}, "d-1")
+        _local_client().send(httpserver.url_for("/hook"), "json", "t", "x", {}, "d-1")
     assert raised.value.status == status
 
 
 def test_redirects_are_not_followed(httpserver):
     httpserver.expect_request("/hook").respond_with_data("", status=302, headers={"Location": "/elsewhere"})
     with pytest.raises(WebhookRejected):
-        WebhookClient(timeout=2).send(httpserver.url_for("/hook"), "json", "t", "x", {}, "d-1")
+        _local_client().send(httpserver.url_for("/hook"), "json", "t", "x", {}, "d-1")
     assert [request.path for request, _ in httpserver.log] == ["/hook"]
 
 
@@ -456,13 +464,16 @@ def test_timeout_is_transient(httpserver):
 
     httpserver.expect_request("/slow").respond_with_handler(slow)
     with pytest.raises(WebhookUnavailable):
-        WebhookClient(timeout=0.1).send(httpserver.url_for("/slow?key=ROBOT-KEY"), "wecom", "t", "x", {}, "d-1")
+        _local_client(0.1).send(httpserver.url_for("/slow?key=ROBOT-KEY"), "wecom", "t", "x", {}, "d-1")
 
 
 def test_connection_error_is_transient_and_hides_the_key():
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     with pytest.raises(WebhookUnavailable) as raised:
-        WebhookClient(timeout=1).send("http://127.0.0.1:9/send?key=ROBOT-KEY", "wecom", "t", "x", {}, "d-1")
-    assert "ROBOT-KEY" not in str(raised.value)
+        _local_client(1).send(f"http://127.0.0.1:{port}/send?key=ROBOT-KEY", "wecom", "t", "x", {}, "d-1")
+    assert str(raised.value) == "ConnectionError"  # neither the key nor how the connection failed
 
 
 @pytest.mark.parametrize(("url", "kind"), [("not a url", "json"), ("http://127.0.0.1:9/x", "sms")])

@@ -2,7 +2,17 @@
 
 from flask import current_app
 
-from backend.auth import CITIZEN, STAFF, dummy_password_hash, hash_password, issue_token, password_matches, token_ttl
+from backend.auth import (
+    CITIZEN,
+    STAFF,
+    UNIT_DISABLED_MESSAGE,
+    dummy_password_hash,
+    hash_password,
+    issue_token,
+    password_matches,
+    token_ttl,
+    unit_disabled,
+)
 from backend.clients.wechat import TRANSIENT_ERRCODES, WeChatError, WeChatUnavailable, client_from_config
 from backend.errors import Forbidden, NotFound, ServiceUnavailable, Unauthorized, ValidationFailed
 from backend.extensions import db
@@ -62,6 +72,8 @@ def login_staff(username: str, password: str) -> dict:
         raise Unauthorized("用户名或密码错误", code="invalid_credentials")
     if not staff.active:
         raise Forbidden("账号已停用", code="account_disabled")
+    if unit_disabled(staff):
+        raise Forbidden(UNIT_DISABLED_MESSAGE, code="unit_disabled")
     lockout.forget_failures(username)
     return {"token": issue_token(STAFF, staff.id), "expires_in": token_ttl(STAFF), "staff": staff}
 

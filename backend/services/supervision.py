@@ -100,6 +100,15 @@ def _escalate(case: Case, now: datetime, second_after: float) -> bool:
     return True
 
 
+def _recall_orphan(case: Case) -> bool:
+    """A case still handled by a deactivated unit (a dispatch that raced the deactivation, older data): nobody
+    there can act on it, so it goes back to the dispatcher's queue instead of being escalated."""
+    if case.status not in HANDLED_BY_UNIT or not workflow.orphaned(case):
+        return False
+    workflow.recall(case)
+    return True
+
+
 def _auto_close(case: Case, cutoff: datetime, days: int) -> bool:
     if case.status != CaseStatus.REPLIED or case.rating is not None or case.replied_at > cutoff:
         return False
@@ -114,6 +123,7 @@ def due(now: datetime) -> dict:
     handled = db.select(Case.id).where(Case.status.in_(HANDLED_BY_UNIT))
     second_after = config["SECOND_ESCALATION_HOURS"]
     return {
+        "recalled": handled.join(Unit, Unit.id == Case.unit_id).where(Unit.active.is_(False)),
         "signoff_overdue": handled.where(
             Case.status == CaseStatus.DISPATCHED,
             Case.signoff_overdue_at.is_(None),
@@ -149,6 +159,8 @@ def run(now: datetime | None = None) -> dict:
         return _escalate(case, now, second_after)
 
     return {
+        # first, so that no later step reminds or escalates a unit nobody can act for
+        "recalled": _due(queries["recalled"], _recall_orphan),
         "signoff_overdue": _due(queries["signoff_overdue"], lambda case: _signoff_overdue(case, now)),
         "escalated": _due(queries["escalated_level_2"], escalate) + _due(queries["escalated_level_1"], escalate),
         "reminded": _due(queries["reminded"], lambda case: _remind(case, now, config["REMIND_BEFORE_HOURS"])),

@@ -1,6 +1,8 @@
 """Responsible units: the hierarchy district → department / street-township → community → grid."""
 
-from backend.clients.webhooks import redact
+from flask import current_app
+
+from backend.clients.webhooks import TargetRefused, check_target, parse_networks, redact
 from backend.errors import Conflict, ValidationFailed
 from backend.extensions import db
 from backend.models import HANDLED_BY_UNIT, Case, CaseStatus, Category, RoutingRule, Unit, UnitKind
@@ -57,7 +59,20 @@ def _check_parent(unit: Unit | None, parent_id: int | None) -> None:
         node = node.parent
 
 
+def _check_webhook(data: dict) -> None:
+    """No SSRF: a webhook must point at a public address (or one in WEBHOOK_ALLOWED_NETWORKS); checked again at
+    every send, since what a name resolves to can change."""
+    if not data.get("webhook_url"):
+        return
+    try:
+        allowed = parse_networks(current_app.config["WEBHOOK_ALLOWED_NETWORKS"])
+        check_target(data["webhook_url"], allowed, unresolved_ok=True)
+    except TargetRefused as exc:
+        raise ValidationFailed(fields={"webhook_url": [exc.reason]}) from None
+
+
 def create(data: dict, actor: Actor) -> Unit:
+    _check_webhook(data)
     if db.session.scalar(db.select(Unit).where(Unit.code == data["code"])) is not None:
         raise ValidationFailed(fields={"code": ["编码已存在"]})
     _check_parent(None, data.get("parent_id"))
@@ -80,13 +95,15 @@ def _still_referenced(unit: Unit) -> list[str]:
 
 
 def _deactivate(unit: Unit) -> int:
-    """Open cases of the unit go back to the dispatcher's queue; it stops co-handling open cases."""
+    """Open cases of the unit go back to the dispatcher's queue; it stops co-handling open cases. Its replied
+    cases stay replied (nothing is left for the unit to do); a rework of one goes to the dispatcher's queue.
+    Its staff can no longer sign in (backend.auth)."""
     referenced = _still_referenced(unit)
     if referenced:
         raise Conflict(f"该单位仍被使用：{'、'.join(referenced)}；请先修改后再停用", code="unit_in_use")
     cases = db.session.scalars(db.select(Case).where(Case.unit_id == unit.id, Case.status.in_(HANDLED_BY_UNIT))).all()
     for case in cases:
-        workflow.recall(case, f"{unit.name}已停用，案件退回调度中心")
+        workflow.recall(case)
     open_case_ids = db.select(Case.id).where(Case.status.in_((CaseStatus.PENDING, *HANDLED_BY_UNIT)))
     db.session.execute(
         case_co_units.delete().where(case_co_units.c.unit_id == unit.id, case_co_units.c.case_id.in_(open_case_ids))
@@ -96,6 +113,7 @@ def _deactivate(unit: Unit) -> int:
 
 def update(unit: Unit, data: dict, actor: Actor) -> Unit:
     before = _snapshot(unit)
+    _check_webhook(data)
     if "parent_id" in data:
         _check_parent(unit, data["parent_id"])
     if data.get("active") is False and unit.active:

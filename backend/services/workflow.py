@@ -6,6 +6,13 @@
                                                            └──────rework────────┘
     pending/dispatched ──reject──▶ rejected
 
+No status is a dead end. A deactivated unit's staff cannot sign in, so a case whose lead unit is inactive
+("orphaned") is the dispatcher's: deactivation recalls the unit's dispatched/processing cases to `pending`;
+should one still be found at an inactive unit (a dispatch racing the deactivation, older data), dispatchers
+may re-dispatch or reject it from `processing` too, and supervision recalls it instead of escalating. A
+`replied` case stays replied (the unit's work is done; close, rate and auto-close need no unit), and a rework
+of it goes back to `pending` for a dispatcher to pick who redoes it instead of to the inactive unit.
+
 Each transition checks the actor, appends a timeline event and flushes. Concurrent transitions on one
 case are caught by the version column: the loser's flush raises StaleDataError (→ 409).
 """
@@ -56,17 +63,45 @@ class Transition:
     target: CaseStatus
     event: EventType
     allowed: Callable[[Actor, Case], bool]
+    # further sources, and another target, when the case's lead unit is deactivated (`orphaned`)
+    orphan_sources: frozenset[CaseStatus] = frozenset()
+    orphan_target: CaseStatus | None = None
+
+    def sources_for(self, case: Case) -> frozenset[CaseStatus]:
+        return self.sources | self.orphan_sources if orphaned(case) else self.sources
+
+    def target_for(self, case: Case) -> CaseStatus:
+        return (self.orphan_target or self.target) if orphaned(case) else self.target
+
+
+def orphaned(case: Case) -> bool:
+    """The case's lead unit is deactivated: nobody there can act on it any more."""
+    return case.unit is not None and not case.unit.active
 
 
 TRANSITIONS: dict[str, Transition] = {
     "route": Transition(frozenset({S.PENDING}), S.DISPATCHED, EventType.DISPATCHED, _is_system),
-    "dispatch": Transition(frozenset({S.PENDING, S.DISPATCHED}), S.DISPATCHED, EventType.DISPATCHED, _is_dispatcher),
+    "dispatch": Transition(
+        frozenset({S.PENDING, S.DISPATCHED}),
+        S.DISPATCHED,
+        EventType.DISPATCHED,
+        _is_dispatcher,
+        orphan_sources=frozenset({S.PROCESSING}),
+    ),
     "accept": Transition(frozenset({S.DISPATCHED}), S.PROCESSING, EventType.ACCEPTED, _is_assigned_unit),
     "return": Transition(frozenset({S.DISPATCHED, S.PROCESSING}), S.PENDING, EventType.RETURNED, _is_assigned_unit),
     "reply": Transition(frozenset({S.PROCESSING}), S.REPLIED, EventType.REPLIED, _is_assigned_unit),
     "close": Transition(frozenset({S.REPLIED}), S.CLOSED, EventType.CLOSED, _is_dispatcher),
-    "rework": Transition(frozenset({S.REPLIED}), S.PROCESSING, EventType.REWORKED, _is_dispatcher),
-    "reject": Transition(frozenset({S.PENDING, S.DISPATCHED}), S.REJECTED, EventType.REJECTED, _is_dispatcher),
+    "rework": Transition(
+        frozenset({S.REPLIED}), S.PROCESSING, EventType.REWORKED, _is_dispatcher, orphan_target=S.PENDING
+    ),
+    "reject": Transition(
+        frozenset({S.PENDING, S.DISPATCHED}),
+        S.REJECTED,
+        EventType.REJECTED,
+        _is_dispatcher,
+        orphan_sources=frozenset({S.PROCESSING}),
+    ),
     # the unit was deactivated: its open cases go back to the dispatcher's queue
     "recall": Transition(frozenset({S.DISPATCHED, S.PROCESSING}), S.PENDING, EventType.RETURNED, _is_system),
     "close_by_rating": Transition(frozenset({S.REPLIED}), S.CLOSED, EventType.CLOSED, _is_reporter),
@@ -85,17 +120,24 @@ STATUS_NAMES = {
 }
 
 
+def permitted(case: Case, action: str, actor: Actor) -> bool:
+    """Whether `actor` may take `action` on the case now (what _apply checks, without raising)."""
+    transition = TRANSITIONS[action]
+    return transition.allowed(actor, case) and case.status in transition.sources_for(case)
+
+
 def _apply(case: Case, action: str, actor: Actor, note: str = "", data: dict | None = None) -> CaseEvent:
     transition = TRANSITIONS[action]
     if not transition.allowed(actor, case):
         if actor.is_unit_staff:
             raise Forbidden("只有牵头单位可以办理此案件，配合单位可查看和留言", code="not_lead_unit")
         raise Forbidden()
-    if case.status not in transition.sources:
+    if case.status not in transition.sources_for(case):
         raise Conflict(
             f"案件当前状态为“{STATUS_NAMES[case.status]}”，不能执行此操作",
             code="invalid_transition",
         )
+    target = transition.target_for(case)
     event = CaseEvent(
         type=transition.event,
         at=utcnow(),
@@ -103,11 +145,11 @@ def _apply(case: Case, action: str, actor: Actor, note: str = "", data: dict | N
         staff_id=actor.staff_id,
         unit_id=actor.unit_id,
         from_status=case.status,
-        to_status=transition.target,
+        to_status=target,
         note=note,
         data=data or {},
     )
-    case.status = transition.target
+    case.status = target
     case.events.append(event)
     return event
 
@@ -229,9 +271,10 @@ def return_case(case: Case, actor: Actor, reason: str) -> Case:
     return _finish(case, event)
 
 
-def recall(case: Case, reason: str) -> Case:
+def recall(case: Case) -> Case:
     """The assigned unit was deactivated: the case goes back to the dispatcher's queue."""
-    event = _apply(case, "recall", Actor.system(), note=reason, data={"unit_id": case.unit_id})
+    note = f"{case.unit.name}已停用，案件退回调度中心"
+    event = _apply(case, "recall", Actor.system(), note=note, data={"unit_id": case.unit_id})
     _unassign(case)
     case.routing_status = RoutingStatus.MANUAL
     return _finish(case, event)
@@ -268,9 +311,14 @@ def auto_close(case: Case, days: int) -> Case:
 
 
 def rework(case: Case, actor: Actor, reason: str) -> Case:
-    """返工: verification failed; the unit handles it again."""
+    """返工: verification failed; the unit handles it again — or, when that unit has been deactivated, the
+    case goes back to the dispatcher's queue (`pending`) to be dispatched to whoever redoes it."""
     event = _apply(case, "rework", actor, note=reason)
-    _start_clock(case, event.at, _assignment_deadline_hours(case))
+    if case.status == S.PENDING:
+        _unassign(case)
+        case.routing_status = RoutingStatus.MANUAL
+    else:
+        _start_clock(case, event.at, _assignment_deadline_hours(case))
     case.needs_review = False
     return _finish(case, event)
 

@@ -16,6 +16,8 @@ from backend.models.types import utcnow
 CITIZEN = "citizen"
 STAFF = "staff"
 DISPATCH_ROLES = (StaffRole.DISPATCHER, StaffRole.ADMIN)
+# 考核 figures and 通报: the dispatch centre and the read-only leader role
+STATS_ROLES = (StaffRole.DISPATCHER, StaffRole.ADMIN, StaffRole.LEADER)
 
 
 @dataclass(frozen=True)
@@ -98,5 +100,6 @@ login_required = _requires(lambda p: True)
 citizen_required = _requires(lambda p: p.kind == CITIZEN)
 unit_staff_required = _requires(lambda p: p.role == StaffRole.UNIT_STAFF and p.unit_id is not None)
 dispatcher_required = _requires(lambda p: p.role in DISPATCH_ROLES)
+stats_reader_required = _requires(lambda p: p.role in STATS_ROLES)
 # Only reward administrators see who claims a reward (报告人保护); admins can too.
 reward_admin_required = _requires(lambda p: p.role in (StaffRole.REWARD_ADMIN, StaffRole.ADMIN))

@@ -65,14 +65,17 @@ def for_dispatcher(case_id: int) -> Case:
     return _one(db.select(Case).where(Case.id == case_id))
 
 
-def list_for_dispatcher(
-    page: int,
-    per_page: int,
+def list_for_dispatcher(page: int, per_page: int, **filters) -> dict:
+    return _page(dispatcher_query(**filters), page, per_page)
+
+
+def dispatcher_query(
     status: CaseStatus | None = None,
     unit_id: int | None = None,
     category: str | None = None,
     needs_review: bool | None = None,
-) -> dict:
+):
+    """The dispatcher's case filters (the list and the export share them)."""
     query = db.select(Case)
     if status is not None:
         query = query.where(Case.status == status)
@@ -82,7 +85,7 @@ def list_for_dispatcher(
         query = query.join(Case.category).where(Category.code == category)
     if needs_review is not None:
         query = query.where(Case.needs_review.is_(needs_review))
-    return _page(query, page, per_page)
+    return query
 
 
 def list_categories() -> list[Category]:

@@ -97,6 +97,8 @@ def _requires(check: Callable[[Principal], bool]):
 
 
 login_required = _requires(lambda p: True)
+# any login but the read-only leader (photo uploads: citizens' reports and units' replies)
+writer_required = _requires(lambda p: p.role != StaffRole.LEADER)
 citizen_required = _requires(lambda p: p.kind == CITIZEN)
 unit_staff_required = _requires(lambda p: p.role == StaffRole.UNIT_STAFF and p.unit_id is not None)
 dispatcher_required = _requires(lambda p: p.role in DISPATCH_ROLES)

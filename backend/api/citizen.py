@@ -1,7 +1,7 @@
 from flask import Blueprint, request
 
 from backend.api.common import actor, json_body, query_args
-from backend.auth import citizen_required, current_principal, login_required
+from backend.auth import citizen_required, current_principal, writer_required
 from backend.extensions import db
 from backend.schemas.case import CitizenReportOut, RatingIn, ReportIn
 from backend.schemas.catalogue import CategoryOut
@@ -19,7 +19,7 @@ def list_categories():
 
 
 @bp.post("/photos")
-@login_required
+@writer_required
 def upload_photo():
     photo = photos.accept_upload(request.files.get("file"), actor())
     db.session.commit()

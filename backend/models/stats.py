@@ -25,6 +25,8 @@ class CaseAssignment(db.Model):
     __table_args__ = (
         Index("ix_case_assignments_assigned_unit", "assigned_at", "unit_id"),
         Index("ix_case_assignments_unit_assigned", "unit_id", "assigned_at"),
+        Index("ix_case_assignments_replied_at", "replied_at"),  # the daily trend
+        Index("ix_case_assignments_closed_at", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -50,6 +50,8 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_case_assignments_case_id'), ['case_id'], unique=False)
         batch_op.create_index('ix_case_assignments_assigned_unit', ['assigned_at', 'unit_id'], unique=False)
         batch_op.create_index('ix_case_assignments_unit_assigned', ['unit_id', 'assigned_at'], unique=False)
+        batch_op.create_index('ix_case_assignments_replied_at', ['replied_at'], unique=False)
+        batch_op.create_index('ix_case_assignments_closed_at', ['closed_at'], unique=False)
 
     op.create_table('briefings',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -72,6 +74,8 @@ def upgrade():
 def downgrade():
     op.drop_table('briefings')
     with op.batch_alter_table('case_assignments', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_assignments_closed_at')
+        batch_op.drop_index('ix_case_assignments_replied_at')
         batch_op.drop_index('ix_case_assignments_unit_assigned')
         batch_op.drop_index('ix_case_assignments_assigned_unit')
         batch_op.drop_index(batch_op.f('ix_case_assignments_case_id'))

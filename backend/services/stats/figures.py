@@ -174,16 +174,32 @@ def grouped(period: Period, by: str, scope: Filters, as_of: datetime) -> dict[in
     for result in db.session.execute(query).mappings():
         row = rows.setdefault(result["key"], _empty())
         row.update({name: value for name, value in result.items() if name != "key"})
-    open_query = scope.apply(
-        db.select(key.label("key"), func.count().label("open"), _count(Case.deadline_at <= as_of).label("overdue"))
-        .join(Case, Case.id == A.case_id)
-        .where(A.end.is_(None), Case.status.in_(HANDLED_BY_UNIT))
-        .group_by(key)
-    )
+    open_query = _open_cases(by, scope, as_of)
     for result in db.session.execute(open_query).mappings():
         row = rows.setdefault(result["key"], _empty())
         row["open"], row["overdue"] = result["open"], result["overdue"]
     return {group: _finish_row({name: _number(value) for name, value in row.items()}) for group, row in rows.items()}
+
+
+def _open_cases(by: str, scope: Filters, as_of: datetime):
+    """Cases open at a unit now, grouped like the figures. Straight from the cases table (a few percent of it,
+    by the status index) unless a region is asked for: the finest region is only in the ledger."""
+    if by == "region" or scope.region_ids is not None:
+        key = GROUPS[by]
+        return scope.apply(
+            db.select(key.label("key"), func.count().label("open"), _count(Case.deadline_at <= as_of).label("overdue"))
+            .join(Case, Case.id == A.case_id)
+            .where(A.end.is_(None), Case.status.in_(HANDLED_BY_UNIT))
+            .group_by(key)
+        )
+    key = Case.unit_id if by == "unit" else Case.category_id
+    query = db.select(key.label("key"), func.count().label("open"), _count(Case.deadline_at <= as_of).label("overdue"))
+    query = query.where(Case.status.in_(HANDLED_BY_UNIT), Case.unit_id.is_not(None)).group_by(key)
+    if scope.category_ids is not None:
+        query = query.where(Case.category_id.in_(scope.category_ids))
+    if scope.unit_id is not None:
+        query = query.where(Case.unit_id == scope.unit_id)
+    return query
 
 
 def _number(value):

@@ -20,6 +20,16 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_weights(name: str, default: str) -> dict[str, float]:
+    """ "name:weight,name:weight" → {name: weight}."""
+    weights = {}
+    for part in os.environ.get(name, default).split(","):
+        key, _, value = part.strip().partition(":")
+        if key:
+            weights[key.strip()] = float(value)
+    return weights
+
+
 class Config:
     """What every environment shares. Nothing here is a usable secret: each environment sets its own."""
 
@@ -125,6 +135,18 @@ class Config:
     # uploads never attached are deleted (row and files) after this long, checked every interval
     UNATTACHED_PHOTO_MAX_AGE_SECONDS = _env_int("UNATTACHED_PHOTO_MAX_AGE_SECONDS", 24 * 3600)
     UNATTACHED_PHOTO_PURGE_INTERVAL_SECONDS = _env_int("UNATTACHED_PHOTO_PURGE_INTERVAL_SECONDS", 3600)
+
+    # 考核: weights of the composite score per indicator (rates; 返工率 and 退单率 count as 1 − rate)
+    STATS_SCORE_WEIGHTS = _env_weights(
+        "STATS_SCORE_WEIGHTS",
+        "handled_on_time_rate:30,signoff_on_time_rate:15,closed_rate:15,satisfaction_rate:20,"
+        "rework_rate:10,returned_rate:10",
+    )
+    STATS_RANK_MIN_CASES = _env_int("STATS_RANK_MIN_CASES", 3)  # fewer 派遣 in the period: not ranked
+    STATS_LIST_SIZE = _env_int("STATS_LIST_SIZE", 3)  # units on the red list and on the black list
+    # 月报 on the 1st, 半月通报 on the 1st and 16th, at this local hour, for the period just ended
+    BRIEFING_HOUR = _env_int("BRIEFING_HOUR", 8)
+    BRIEFING_CHECK_INTERVAL_SECONDS = _env_int("BRIEFING_CHECK_INTERVAL_SECONDS", 600)
 
     # Periodic sweep: reports and photos untouched for this long are enqueued again.
     SWEEP_INTERVAL_SECONDS = _env_int("SWEEP_INTERVAL_SECONDS", 60)

@@ -18,6 +18,8 @@ from backend.models.types import utcnow
 CITIZEN = "citizen"
 STAFF = "staff"
 DISPATCH_ROLES = (StaffRole.DISPATCHER, StaffRole.ADMIN)
+# 考核 figures and 通报: the dispatch centre and the read-only leader role
+STATS_ROLES = (StaffRole.DISPATCHER, StaffRole.ADMIN, StaffRole.LEADER)
 
 
 @dataclass(frozen=True)
@@ -119,9 +121,12 @@ def _requires(check: Callable[[Principal], bool]):
 
 
 login_required = _requires(lambda p: True)
+# any login but the read-only leader (photo uploads: citizens' reports and units' replies)
+writer_required = _requires(lambda p: p.role != StaffRole.LEADER)
 citizen_required = _requires(lambda p: p.kind == CITIZEN)
 unit_staff_required = _requires(lambda p: p.role == StaffRole.UNIT_STAFF and p.unit_id is not None)
 dispatcher_required = _requires(lambda p: p.role in DISPATCH_ROLES)
 admin_required = _requires(lambda p: p.role == StaffRole.ADMIN)
+stats_reader_required = _requires(lambda p: p.role in STATS_ROLES)
 # Only reward administrators see who claims a reward (报告人保护); admins can too.
 reward_admin_required = _requires(lambda p: p.role in (StaffRole.REWARD_ADMIN, StaffRole.ADMIN))

@@ -1,4 +1,5 @@
-"""Operator commands: `seed-demo`, `create-staff`, `import-regions`, `export-regions` (and Flask-Migrate's `db`)."""
+"""Operator commands: `seed-demo`, `create-staff`, `stats-rebuild`, `import-regions`, `export-regions` (and
+Flask-Migrate's `db`)."""
 
 from datetime import datetime
 
@@ -50,3 +51,13 @@ def register_commands(app: Flask) -> None:
             raise click.ClickException(exc.message) from exc
         db.session.commit()
         click.echo(f"created staff {staff.username} (id {staff.id}, role {staff.role.value})")
+
+    @app.cli.command("stats-rebuild")
+    def stats_rebuild() -> None:
+        """Rebuild the 考核 assignment ledger from case_events (after the upgrade that adds it, or after a bulk
+        load that bypassed the state machine)."""
+        from backend.services.stats import ledger
+
+        with app.test_request_context():  # the work calendar is cached per request
+            written = ledger.rebuild()
+        click.echo(f"assignment ledger rebuilt: {written} rows")

@@ -206,6 +206,18 @@ STAFF_ROUTES = [
     ("POST", "/api/v1/reward-admin/payouts/1/offline-paid", {"reward_admin", "admin"}),
     ("GET", "/api/v1/reward-admin/payouts/1/export.csv", {"reward_admin", "admin"}),
     ("GET", "/api/v1/reward-admin/stats", {"reward_admin", "admin"}),
+    ("GET", "/api/v1/admin/stats/units", {"dispatcher", "admin", "leader"}),
+    ("GET", "/api/v1/admin/stats/ranking", {"dispatcher", "admin", "leader"}),
+    ("GET", "/api/v1/admin/stats/trend", {"dispatcher", "admin", "leader"}),
+    ("GET", "/api/v1/admin/stats/hotspots", {"dispatcher", "admin", "leader"}),
+    ("GET", "/api/v1/admin/briefings", {"dispatcher", "admin", "leader"}),
+    ("POST", "/api/v1/admin/briefings", {"dispatcher", "admin"}),
+    ("GET", "/api/v1/admin/briefings/1", {"dispatcher", "admin", "leader"}),
+    ("GET", "/api/v1/admin/briefings/1/xlsx", {"dispatcher", "admin", "leader"}),
+    ("GET", "/api/v1/admin/briefings/1/docx", {"dispatcher", "admin", "leader"}),
+    ("GET", "/api/v1/admin/cases/export.csv", {"dispatcher", "admin", "leader"}),
+    ("GET", "/api/v1/admin/cases/export.xlsx", {"dispatcher", "admin", "leader"}),
+    ("GET", "/api/v1/unit/stats", {"unit_staff"}),
 ]
 CITIZEN_ROUTES = [
     ("GET", "/api/v1/rewards/mine"),
@@ -235,6 +247,7 @@ def test_staff_routes_refuse_other_roles_and_anonymous(api, app, routed, method,
         "dispatcher": api.login_staff("dispatcher"),
         "admin": api.login_staff("admin"),
         "reward_admin": api.login_staff("finance"),
+        "leader": api.login_staff("leader"),
     }
     assert api.client.open(url, method=method).status_code == 401
     for role, token in callers.items():
@@ -242,6 +255,26 @@ def test_staff_routes_refuse_other_roles_and_anonymous(api, app, routed, method,
             continue
         response = api.client.open(url, method=method, headers=api.auth(token), json={})
         assert response.status_code == 403, (role, response.json)
+
+
+def test_the_leader_role_changes_nothing(api, app, routed):
+    """领导 reads figures and briefings; every route that writes refuses it (those needing no login aside)."""
+    _, case_id = routed
+    leader = api.auth(api.login_staff("leader"))
+    checked = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1"):
+            continue
+        url = rule.rule
+        for name in rule.arguments:
+            url = url.replace(f"<int:{name}>", str(case_id)).replace(f"<{name}>", "x")
+        for method in sorted(rule.methods - {"GET", "HEAD", "OPTIONS"}):
+            if api.client.open(url, method=method, json={}).status_code != 401:
+                continue  # a public route (login, WeChat Pay's callback)
+            response = api.client.open(url, method=method, headers=leader, json={})
+            assert response.status_code == 403, (method, url, response.json)
+            checked.append((method, url))
+    assert len(checked) > 30
 
 
 @pytest.mark.parametrize(("method", "path"), CITIZEN_ROUTES)

@@ -31,6 +31,7 @@ ROUTE_CASE = "workers.jobs.routing.route_case"
 SWEEP_STUCK = "workers.jobs.maintenance.sweep_stuck"
 RUN_SUPERVISION = "workers.jobs.supervision.run_supervision"
 POLL_PAYOUTS = "workers.jobs.payouts.poll_payouts"
+GENERATE_DUE_BRIEFINGS = "workers.jobs.briefings.generate_due_briefings"
 
 RETRY_INTERVALS = [5, 30, 120, 600, 1800]  # seconds before the 1st … 5th retry
 TRANSIENT_RETRY = Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS)

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from redis import Redis
 from redis.exceptions import RedisError
 
-from workers.queues import PERIODIC, POLL_PAYOUTS, RUN_SUPERVISION, SWEEP_STUCK, JobRequest, enqueue_unique
+from workers.queues import (
+    GENERATE_DUE_BRIEFINGS,
+    PERIODIC,
+    POLL_PAYOUTS,
+    RUN_SUPERVISION,
+    SWEEP_STUCK,
+    JobRequest,
+    enqueue_unique,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +37,8 @@ def periodic_table(config) -> list[PeriodicJob]:
         PeriodicJob("supervision", RUN_SUPERVISION, config["SUPERVISION_INTERVAL_SECONDS"]),
         PeriodicJob("poll-payouts", POLL_PAYOUTS, config["PAYOUT_POLL_INTERVAL_SECONDS"]),
         PeriodicJob("purge-uploads", PURGE_UNATTACHED_PHOTOS, config["UNATTACHED_PHOTO_PURGE_INTERVAL_SECONDS"]),
+        # 月报 and 半月通报: generates whatever is due (BRIEFING_HOUR on the 1st and 16th) and missing
+        PeriodicJob("briefings", GENERATE_DUE_BRIEFINGS, config["BRIEFING_CHECK_INTERVAL_SECONDS"]),
     ]
 
 

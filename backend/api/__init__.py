@@ -13,11 +13,12 @@ def register_blueprints(app: Flask) -> None:
         citizen,
         media,
         rewards,
+        stats,
         unit,
     )
 
     api = Blueprint("api", __name__, url_prefix="/api/v1")
-    for module in (
+    modules = (
         auth,
         citizen,
         unit,
@@ -28,7 +29,9 @@ def register_blueprints(app: Flask) -> None:
         admin_supervision,
         admin_staff,
         rewards,
-    ):
+        stats,
+    )
+    for module in modules:
         api.register_blueprint(module.bp)
     app.register_blueprint(api)
     app.register_blueprint(media.bp)

@@ -2,7 +2,7 @@ from flask import Blueprint, request
 
 from backend.api.common import actor, json_body, query_args
 from backend.api.throttle import per_account
-from backend.auth import citizen_required, current_principal, login_required
+from backend.auth import citizen_required, current_principal, writer_required
 from backend.extensions import db
 from backend.schemas.case import CaseListArgs, CitizenReportOut, CitizenReportSummaryOut, RatingIn, ReportIn
 from backend.schemas.catalogue import CategoryOut
@@ -20,7 +20,7 @@ def list_categories():
 
 
 @bp.post("/photos")
-@login_required
+@writer_required
 @per_account("PHOTO_UPLOAD_LIMIT", "上传图片太频繁，请稍后再试")
 def upload_photo():
     photo = photos.accept_upload(request.files.get("file"), actor())

@@ -27,15 +27,20 @@ from backend.models.reward import (
     RewardRule,
     RewardSuspension,
 )
+from backend.models.stats import AssignmentEnd, Briefing, BriefingKind, CaseAssignment
 from backend.models.unit import Staff, StaffRole, Unit, UnitKind
 from backend.models.user import User
 
 __all__ = [
     "HANDLED_BY_UNIT",
     "ActorKind",
+    "AssignmentEnd",
     "AuditEntry",
+    "Briefing",
+    "BriefingKind",
     "CalendarDay",
     "Case",
+    "CaseAssignment",
     "CaseEvent",
     "CaseStatus",
     "Category",

@@ -47,6 +47,7 @@ class StaffRole(enum.StrEnum):
     DISPATCHER = "dispatcher"
     REWARD_ADMIN = "reward_admin"
     ADMIN = "admin"
+    LEADER = "leader"  # 领导: reads every figure and briefing, changes nothing
 
 
 class Staff(db.Model):

@@ -106,31 +106,33 @@ def _local_day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=LOCAL_TZ)
 
 
-def list_for_dispatcher(
-    page: int,
-    per_page: int,
+def list_for_dispatcher(page: int, per_page: int, after_id: int | None = None, **filters) -> dict:
+    return _page(dispatcher_filter(db.select(Case.id), **filters), page, per_page, after_id)
+
+
+def dispatcher_filter(
+    query,
     status: CaseStatus | None = None,
     unit_id: int | None = None,
     category: str | None = None,
     needs_review: bool | None = None,
     created_from: date | None = None,
     created_to: date | None = None,
-    after_id: int | None = None,
-) -> dict:
-    ids = db.select(Case.id)
+):
+    """The dispatcher's case filters on a select of cases or of case ids (the list and the export share them)."""
     if status is not None:
-        ids = ids.where(Case.status == status)
+        query = query.where(Case.status == status)
     if unit_id is not None:
-        ids = ids.where(Case.unit_id == unit_id)
+        query = query.where(Case.unit_id == unit_id)
     if category:
-        ids = ids.where(Case.category_id.in_(db.select(Category.id).where(Category.code == category)))
+        query = query.where(Case.category_id.in_(db.select(Category.id).where(Category.code == category)))
     if needs_review is not None:
-        ids = ids.where(Case.needs_review.is_(needs_review))
+        query = query.where(Case.needs_review.is_(needs_review))
     if created_from is not None:
-        ids = ids.where(Case.created_at >= _local_day_start(created_from))
+        query = query.where(Case.created_at >= _local_day_start(created_from))
     if created_to is not None:
-        ids = ids.where(Case.created_at < _local_day_start(created_to + timedelta(days=1)))
-    return _page(ids, page, per_page, after_id)
+        query = query.where(Case.created_at < _local_day_start(created_to + timedelta(days=1)))
+    return query
 
 
 def list_categories() -> list[Category]:

@@ -36,6 +36,7 @@ from backend.models import (
 from backend.models.types import utcnow
 from backend.services import deadlines, notify, photos, rewards
 from backend.services.actors import Actor
+from backend.services.stats import ledger
 from workers.queues import enqueue_after_commit, route_case_job
 
 S = CaseStatus
@@ -228,7 +229,10 @@ def _record(case: Case, event_type: EventType, actor: Actor, note: str = "", dat
 
 
 def _finish(case: Case, *events: CaseEvent) -> Case:
-    """Flush, then write the outbox rows announcing the events, in the same transaction."""
+    """Record the events in the assignment ledger, flush, then write the outbox rows announcing them,
+    all in the same transaction."""
+    for event in events:
+        ledger.record(case, event)
     db.session.flush()
     for event in events:
         notify.announce(case, event)

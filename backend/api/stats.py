@@ -1,0 +1,139 @@
+"""考核 figures, rankings, 通报 and the case export. Read-only for the leader role; a unit sees its own."""
+
+import json
+from datetime import datetime
+from urllib.parse import quote
+
+from flask import Blueprint, Response
+
+from backend.api.common import json_body, query_args
+from backend.auth import current_principal, dispatcher_required, stats_reader_required, unit_staff_required
+from backend.extensions import db
+from backend.models.types import utcnow
+from backend.schemas.common import local_iso, page_of
+from backend.schemas.stats import (
+    BriefingArgs,
+    BriefingIn,
+    BriefingOut,
+    CaseExportArgs,
+    HotspotArgs,
+    StatsArgs,
+    TrendArgs,
+    UnitStatsArgs,
+)
+from backend.services.stats import briefings, case_export, figures, periods, ranking
+
+bp = Blueprint("stats", __name__)
+
+
+def _scope(args: dict, unit_id: int | None = None) -> tuple[periods.Period, figures.Filters, datetime]:
+    now = utcnow().replace(microsecond=0)
+    period = periods.resolve(args.pop("start"), args.pop("end"), args.pop("period"), args.pop("day"), now)
+    scope = figures.filters(args.pop("category"), args.pop("region"), unit_id)
+    return period, scope, now
+
+
+def _json(result: dict) -> dict:
+    if "as_of" in result:
+        result["as_of"] = local_iso(result["as_of"])
+    return result
+
+
+@bp.get("/admin/stats/units")
+@stats_reader_required
+def unit_figures():
+    args = query_args(UnitStatsArgs())
+    by = args.pop("by")
+    period, scope, now = _scope(args)
+    return _json(figures.table(period, by, scope, now))
+
+
+@bp.get("/admin/stats/ranking")
+@stats_reader_required
+def unit_ranking():
+    period, scope, now = _scope(query_args(StatsArgs()))
+    return _json(ranking.ranking(period, scope, now))
+
+
+@bp.get("/admin/stats/trend")
+@stats_reader_required
+def daily_trend():
+    args = query_args(TrendArgs())
+    unit_id = args.pop("unit_id")
+    period, scope, _ = _scope(args, unit_id)
+    return figures.trend(period, scope)
+
+
+@bp.get("/admin/stats/hotspots")
+@stats_reader_required
+def hotspots():
+    args = query_args(HotspotArgs())
+    kind = args.pop("kind")
+    period, scope, _ = _scope(args)
+    return Response(_geojson(figures.hotspots(period, scope, kind)), mimetype="application/geo+json")
+
+
+def _geojson(document: dict) -> str:
+    return json.dumps(document, ensure_ascii=False)
+
+
+@bp.get("/unit/stats")
+@unit_staff_required
+def own_figures():
+    period, scope, now = _scope(query_args(StatsArgs()))
+    return _json(ranking.unit_view(current_principal().unit_id, period, scope, now))
+
+
+@bp.get("/admin/briefings")
+@stats_reader_required
+def list_briefings():
+    return page_of(BriefingOut(), briefings.listing(**query_args(BriefingArgs())))
+
+
+@bp.post("/admin/briefings")
+@dispatcher_required
+def generate_briefing():
+    """On demand: (re)build the briefing of a period now."""
+    data = json_body(BriefingIn())
+    period = briefings.period_for(data["kind"], data["day"], data["start"], data["end"], utcnow())
+    briefing = briefings.generate(data["kind"], period)
+    db.session.commit()
+    return BriefingOut().dump(briefing), 201
+
+
+@bp.get("/admin/briefings/<int:briefing_id>")
+@stats_reader_required
+def get_briefing(briefing_id: int):
+    return BriefingOut().dump(briefings.get(briefing_id))
+
+
+@bp.get("/admin/briefings/<int:briefing_id>/xlsx")
+@stats_reader_required
+def download_briefing_xlsx(briefing_id: int):
+    return _download(*briefings.file_of(briefings.get(briefing_id), "xlsx"))
+
+
+@bp.get("/admin/briefings/<int:briefing_id>/docx")
+@stats_reader_required
+def download_briefing_docx(briefing_id: int):
+    return _download(*briefings.file_of(briefings.get(briefing_id), "docx"))
+
+
+def _download(body: bytes | str, mimetype: str, name: str) -> Response:
+    ascii_name = "download." + name.rsplit(".", 1)[-1]
+    disposition = f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(name)}"
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": disposition})
+
+
+@bp.get("/admin/cases/export.csv")
+@stats_reader_required
+def export_cases_csv():
+    body = case_export.as_csv(**query_args(CaseExportArgs()))
+    return _download(body, "text/csv", "cases.csv")
+
+
+@bp.get("/admin/cases/export.xlsx")
+@stats_reader_required
+def export_cases_xlsx():
+    body = case_export.as_xlsx(**query_args(CaseExportArgs()))
+    return _download(body, briefings.FILE_TYPES["xlsx"], "cases.xlsx")

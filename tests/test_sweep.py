@@ -169,3 +169,13 @@ def test_a_rule_made_after_the_close_still_rewards_the_case_once(app, api, run_j
         assert recovery.sweep_stuck()["reward_checks"] == 0
     claims = api.get("/api/v1/reward-admin/claims", finance).json["items"]
     assert len(claims) == 1
+
+
+def test_a_periodic_slot_runs_once_even_after_its_job_finished(app, redis, run_jobs):
+    from workers.scheduler import enqueue_due, periodic_table
+
+    table = periodic_table(app.config)
+    now = 1_800_000_000.0
+    assert len(enqueue_due(redis, table, now)) == len(table)
+    run_jobs()  # the slot's jobs finish ...
+    assert enqueue_due(redis, table, now + 1) == []  # ... and the other process's scheduler does not run them again

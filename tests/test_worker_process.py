@@ -85,7 +85,7 @@ def worker_process(app, database_url, redis_server, tmp_path):
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -118,37 +118,37 @@ def test_worker_outlives_redis_down_at_start_and_dropping_mid_job(api, redis_ser
     first, second = (api.submit_ok(citizen, location=DAHEZHONGLU)["id"] for _ in range(2))
     log = worker_process.log_path
 
-    _wait_for(lambda: "redis unavailable" in log.read_text(), 15, "the worker to notice Redis is down")
+    _wait_for(lambda: "redis unavailable" in log.read_text(), 60, "the worker to notice Redis is down")
     assert worker_process.poll() is None
     redis_server.start()
     client = redis_server.client()
     job = Queue(ROUTING, connection=client).enqueue("workers.jobs.routing.route_case", first)
-    _wait_finished(job, 10)
+    _wait_finished(job, 60)
     assert api.get(f"/api/v1/reports/{first}", citizen).json["status"] == "dispatched"
 
     # Redis goes away while a job runs, and comes back empty
     started = tmp_path / "nap.pid"
     Queue(PERIODIC, connection=client).enqueue("tests.worker_jobs.nap", 1.5, str(started))
-    _wait_for(started.exists, 10, "the job to start")
+    _wait_for(started.exists, 60, "the job to start")
     redis_server.stop()
     time.sleep(1.0)
     assert worker_process.poll() is None
     redis_server.start()
     client = redis_server.client()
     job = Queue(ROUTING, connection=client).enqueue("workers.jobs.routing.route_case", second)
-    _wait_finished(job, 15)
+    _wait_finished(job, 60)
     assert api.get(f"/api/v1/reports/{second}", citizen).json["status"] == "dispatched"
     assert worker_process.poll() is None
 
     worker_process.terminate()  # and SIGTERM still stops it
-    assert worker_process.wait(timeout=10) == 0
+    assert worker_process.wait(timeout=30) == 0
 
 
 def test_a_killed_worker_leaves_no_process_behind(redis_server, worker_process, tmp_path):
     redis_server.start()
     pid_file = tmp_path / "horse.pid"
     Queue(PHOTOS, connection=redis_server.client()).enqueue("tests.worker_jobs.nap", 60, str(pid_file))
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60
     while not pid_file.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert pid_file.exists(), worker_process.log_path.read_text()
@@ -158,6 +158,12 @@ def test_a_killed_worker_leaves_no_process_behind(redis_server, worker_process, 
 
     os.kill(worker_process.pid, signal.SIGKILL)
     worker_process.wait()
-    _, alive = psutil.wait_procs(children, timeout=5)
-    alive = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
-    assert alive == []
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert [p.pid for p in alive if _running(p)] == []
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

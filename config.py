@@ -151,6 +151,8 @@ class Config:
     # Periodic sweep: reports and photos untouched for this long are enqueued again.
     SWEEP_INTERVAL_SECONDS = _env_int("SWEEP_INTERVAL_SECONDS", 60)
     SWEEP_GRACE_SECONDS = _env_int("SWEEP_GRACE_SECONDS", 30)
+    # times the sweep re-creates the job of one object before it gives up and lists it in the health report
+    SWEEP_MAX_ATTEMPTS = _env_int("SWEEP_MAX_ATTEMPTS", 10)
 
     @classmethod
     def problems(cls, settings: dict) -> list[str]:

@@ -33,7 +33,14 @@ def test_sweep_does_not_duplicate_work_already_queued(api, app, redis):
     with app.app_context():
         from backend.services import recovery
 
-        assert recovery.sweep_stuck() == {"cases": 0, "photos": 0, "notifications": 0, "payouts": 0, "reward_checks": 0}
+        assert recovery.sweep_stuck() == {
+            "cases": 0,
+            "photos": 0,
+            "notifications": 0,
+            "payouts": 0,
+            "reward_checks": 0,
+            "over_attempt_cap": 0,
+        }
     assert Queue(ROUTING, connection=redis).count == 1
 
 

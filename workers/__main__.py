@@ -1,4 +1,4 @@
-"""`python -m workers`: one worker on all queues, with RQ's scheduler (retries) and the periodic table."""
+"""`python -m workers`: one worker on all queues, RQ's retry scheduler and the periodic table (workers.runner)."""
 
 import logging
 import sys
@@ -6,9 +6,8 @@ import sys
 from redis import Redis
 
 from backend import create_app
-from workers.queues import ALL_QUEUES
-from workers.scheduler import Scheduler, periodic_table
-from workers.worker import AppWorker
+from workers.runner import run
+from workers.scheduler import periodic_table
 
 
 def main() -> int:
@@ -17,13 +16,10 @@ def main() -> int:
     if not app.config["REDIS_URL"]:
         print("REDIS_URL is not set (scripts/run_dev.py starts an embedded Redis for you)", file=sys.stderr)
         return 2
-    connection = Redis.from_url(app.config["REDIS_URL"])
+    connection = Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=5, health_check_interval=30)
     # Jobs run in forked work horses that inherit this app context.
     with app.app_context():
-        Scheduler(connection, periodic_table(app.config)).start()
-        worker = AppWorker(ALL_QUEUES, connection=connection)
-        worker.work(with_scheduler=True)
-    return 0
+        return run(connection, periodic_table(app.config))
 
 
 if __name__ == "__main__":

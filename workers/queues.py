@@ -3,14 +3,17 @@
 The web process enqueues jobs by dotted path, so it never imports the job modules.
 """
 
+import contextlib
 import logging
+import time
 from dataclasses import dataclass
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError
+from rq import Queue, Retry, Worker
+from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -24,7 +27,9 @@ NOTIFY = "notify"
 PERIODIC = "periodic"
 PAYOUTS = "payouts"
 REWARDS = "rewards"
-ALL_QUEUES = (ROUTING, PHOTOS, NOTIFY, REWARDS, PAYOUTS, PERIODIC)
+# The dequeue order: periodic work (the sweep, supervision) never waits behind a backlog of bulk work,
+# and the bulk photo copies come last.
+ALL_QUEUES = (PERIODIC, ROUTING, NOTIFY, PAYOUTS, REWARDS, PHOTOS)
 
 PROCESS_PHOTO = "workers.jobs.photos.process_photo"
 ROUTE_CASE = "workers.jobs.routing.route_case"
@@ -57,16 +62,8 @@ def enqueue_unique(connection: Redis, request: JobRequest) -> Job | None:
     `replace_waiting`, so is one still waiting. A running one is never replaced.
     """
     queue = Queue(request.queue, connection=connection)
-    options = dict(
-        args=request.args,
-        job_id=request.job_id,
-        unique=True,
-        job_timeout=request.timeout,
-        retry=TRANSIENT_RETRY,
-        result_ttl=600,
-    )
     try:
-        return queue.enqueue(request.func, **options)
+        return queue.enqueue(request.func, **_options(request))
     except DuplicateJobError:
         existing = Job.fetch(request.job_id, connection=connection)
         status = existing.get_status(refresh=True)
@@ -74,9 +71,68 @@ def enqueue_unique(connection: Redis, request: JobRequest) -> Job | None:
             return None
         existing.delete()
         try:
-            return queue.enqueue(request.func, **options)
+            return queue.enqueue(request.func, **_options(request))
         except DuplicateJobError:
             return None
+
+
+def _options(request: JobRequest) -> dict:
+    return dict(
+        args=request.args,
+        job_id=request.job_id,
+        unique=True,
+        job_timeout=request.timeout,
+        retry=TRANSIENT_RETRY,
+        result_ttl=600,
+    )
+
+
+def recreate(connection: Redis, request: JobRequest, live: set[str]) -> Job | None:
+    """The sweep's enqueue: the database says the work is not done, so unless the job is really alive
+    (`live`, from `live_job_ids`), whatever its hash says ("queued" in no queue after a worker was killed
+    between dequeue and start, "started" by a dead worker, finished, failed) it is deleted and made anew."""
+    if request.job_id in live:
+        return None
+    with contextlib.suppress(NoSuchJobError):
+        Job.fetch(request.job_id, connection=connection).delete()
+    try:
+        return Queue(request.queue, connection=connection).enqueue(request.func, **_options(request))
+    except DuplicateJobError:  # enqueued by someone else this very moment: that one is alive
+        return None
+
+
+def live_job_ids(connection: Redis, queues: tuple[str, ...] = ALL_QUEUES) -> set[str]:
+    """Ids of the jobs that will really run: in a queue's list, scheduled for a retry, or started by a
+    worker that is still registered (its heartbeat keeps both its key and the started entry fresh)."""
+    live: set[str] = set()
+    now = time.time()
+    started: list[str] = []
+    for name in queues:
+        queue = Queue(name, connection=connection)
+        live.update(_text(i) for i in connection.lrange(queue.key, 0, -1))
+        live.update(_text(i) for i in connection.lrange(queue.intermediate_queue_key, 0, -1))
+        live.update(ScheduledJobRegistry(name, connection=connection).get_job_ids(cleanup=False))
+        entries = connection.zrangebyscore(StartedJobRegistry(name, connection=connection).key, now, "+inf")
+        started.extend(_text(entry).split(":", 1)[0] for entry in entries)
+    if started:
+        with connection.pipeline() as pipe:
+            for job_id in started:
+                pipe.hget(Job.key_for(job_id), "worker_name")
+            workers = [_text(w) if w else None for w in pipe.execute()]
+        with connection.pipeline() as pipe:
+            for worker in workers:
+                key = f"{Worker.redis_worker_namespace_prefix}{worker}"
+                pipe.exists(key)
+                pipe.hexists(key, "death")
+            flags = pipe.execute()
+        for index, job_id in enumerate(started):
+            if workers[index] and flags[2 * index] and not flags[2 * index + 1]:
+                live.add(job_id)
+    return live
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def enqueue_after_commit(session: Session, request: JobRequest) -> None:

@@ -47,6 +47,9 @@ def enqueue_due(connection: Redis, jobs: list[PeriodicJob], now: float) -> list[
     for job in jobs:
         slot = int(now // job.interval_seconds)
         request = JobRequest(PERIODIC, job.func, (), f"periodic-{job.name}-{slot}", timeout=300)
+        # claimed once per slot: the finished job of the slot may be replaced, its claim stays for the slot
+        if not connection.set(f"ssp:{request.job_id}", 1, nx=True, ex=job.interval_seconds * 2):
+            continue
         if enqueue_unique(connection, request) is not None:
             enqueued.append(request.job_id)
     return enqueued

@@ -6,7 +6,7 @@ from backend.extensions import db
 from backend.schemas.case import AdminCaseArgs, CommentIn, DispatchIn, ReasonIn, StaffCaseSummaryOut
 from backend.schemas.common import page_of
 from backend.schemas.map import UnitArgs, UnitDetailOut
-from backend.services import cases, categories, health, units, workflow
+from backend.services import cases, categories, health, recovery, units, workflow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -36,6 +36,12 @@ def service_health():
     status = health.report()
     healthy = status["database"] == "ok" and status["redis"] == "ok"
     return status, 200 if healthy else 503
+
+
+@bp.post("/health/stuck/<kind>/<int:object_id>/retry")
+@dispatcher_required
+def retry_stuck_job(kind: str, object_id: int):
+    return recovery.retry(kind, object_id), 202
 
 
 @bp.post("/cases/<int:case_id>/dispatch")

@@ -12,6 +12,7 @@ from backend.models.case import (
 )
 from backend.models.category import Category
 from backend.models.extension import ExtensionRequest, ExtensionStatus
+from backend.models.job_attempt import JobAttempt
 from backend.models.notification import Channel, DeliveryStatus, Notification, SubscriptionQuota
 from backend.models.photo import Photo, PhotoStatus
 from backend.models.region import CoordSystem, MapState, Region, RoutingRule, RuleTarget
@@ -51,6 +52,7 @@ __all__ = [
     "EventType",
     "ExtensionRequest",
     "ExtensionStatus",
+    "JobAttempt",
     "LedgerEntry",
     "LedgerKind",
     "MapState",

@@ -7,6 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from backend.extensions import db, redis_store
 from backend.models import Case, CaseStatus, Photo, PhotoStatus, RoutingStatus
+from backend.services import recovery
 from workers.queues import ALL_QUEUES
 
 
@@ -28,6 +29,7 @@ def report() -> dict:
                 db.select(db.func.count(Photo.id)).where(Photo.status == PhotoStatus.RECEIVED)
             ),
         }
+        result["over_attempt_cap"] = recovery.over_attempt_cap()
     except SQLAlchemyError:
         db.session.rollback()
         result["database"] = "unavailable"

@@ -258,6 +258,8 @@ def consider(case_id: int) -> RewardClaim | None:
     case = db.session.get(Case, case_id)
     if case is None or case.status != CaseStatus.CLOSED:
         return None
+    # done whatever the outcome (the sweep checks again only after a rule changes)
+    case.reward_checked_at = utcnow()
     rule = rule_for(case.category, case.created_at)
     if rule is None or db.session.scalar(db.select(RewardClaim.id).where(RewardClaim.case_id == case.id)):
         return None

@@ -1,0 +1,98 @@
+"""The process of `python -m workers`: one RQ worker on every queue, the periodic table and RQ's retry
+scheduler (both threads of this process, so nothing of it outlives a `kill -9`).
+
+Redis down at start or dropping later never ends the process: it waits, with exponential backoff and a
+log line per attempt, and starts a fresh worker once Redis answers. SIGTERM/SIGINT stop it (after the
+running job, as RQ does).
+"""
+
+import logging
+import signal
+import threading
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq.scheduler import RQScheduler
+
+from workers.queues import ALL_QUEUES
+from workers.scheduler import Scheduler
+from workers.worker import AppWorker
+
+log = logging.getLogger(__name__)
+
+FIRST_BACKOFF_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class RetryScheduler(threading.Thread):
+    """RQ's scheduler (jobs waiting for a retry at a given time), run in a thread instead of RQ's forked
+    process, which a `kill -9` of the worker would leave behind; it survives Redis dropping."""
+
+    def __init__(self, connection: Redis, queues: tuple[str, ...], tick_seconds: int = 1):
+        super().__init__(name="retry-scheduler", daemon=True)
+        self.scheduler = RQScheduler(list(queues), connection=connection, interval=tick_seconds)
+        self.tick_seconds = tick_seconds
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        failing = False
+        while not self.stopping.is_set():
+            try:
+                if self.scheduler.should_reacquire_locks:
+                    self.scheduler.acquire_locks()
+                if self.scheduler.acquired_locks:
+                    self.scheduler.heartbeat()
+                    self.scheduler.enqueue_scheduled_jobs()
+                failing = False
+            except RedisError as exc:
+                if not failing:
+                    log.warning("retry scheduler could not reach redis: %s", exc)
+                failing = True
+                self.scheduler.lock_acquisition_time = None  # take the locks again once Redis is back
+            self.stopping.wait(self.tick_seconds)
+
+
+def _redis_answers(connection: Redis) -> bool:
+    try:
+        return bool(connection.ping())
+    except RedisError as exc:
+        log.warning("redis unavailable: %s", exc)
+        return False
+
+
+def run(connection: Redis, periodic_jobs: list) -> int:
+    stop = threading.Event()
+
+    def request_stop(signum, frame):
+        stop.set()
+
+    def own_signals() -> None:
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+
+    own_signals()
+    Scheduler(connection, periodic_jobs).start()
+    RetryScheduler(connection, ALL_QUEUES).start()
+    backoff = FIRST_BACKOFF_SECONDS
+    while not stop.is_set():
+        if not _redis_answers(connection):
+            log.warning("waiting %.0f s for redis", backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            continue
+        worker = AppWorker(ALL_QUEUES, connection=connection)
+        try:
+            worker.work()  # returns on a stop request, or when it lost Redis mid-job (logged by RQ)
+            backoff = FIRST_BACKOFF_SECONDS
+        except RedisError as exc:
+            log.warning("worker %s lost redis: %s", worker.name, exc)
+        finally:
+            worker.stop_horse()
+            own_signals()
+        if worker._stop_requested or worker._shutdown_requested_date is not None:  # SIGTERM/SIGINT to RQ
+            break
+        if not stop.is_set():
+            log.warning("starting a fresh worker in %.0f s", backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+    return 0

@@ -73,7 +73,10 @@ def redis_server(tmp_path):
 def worker_process(app, database_url, redis_server, tmp_path):
     env = dict(
         os.environ,
-        APP_ENV="testing",
+        # the worker runs as deployed (the testing config is no APP_ENV choice), with the suite's settings
+        APP_ENV="development",
+        SECRET_KEY=app.config["SECRET_KEY"],
+        SWEEP_GRACE_SECONDS="0",
         DATABASE_URL=database_url,
         REDIS_URL=f"redis://127.0.0.1:{redis_server.port}",
         MEDIA_ROOT=app.config["MEDIA_ROOT"],

@@ -5,12 +5,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 from backend.extensions import db, migrate, redis_store
+from backend.jsonio import JSONProvider
 from backend.storage import init_storage
 
 
 def create_app(config: type[settings.Config] | None = None, overrides: dict | None = None) -> Flask:
     config = config or settings.config_from_env()
     app = Flask(__name__)
+    app.json = JSONProvider(app)
     app.config.from_object(config)
     app.config.update(overrides or {})
     if config is settings.ProductionConfig and (problems := config.problems()):
@@ -18,8 +20,6 @@ def create_app(config: type[settings.Config] | None = None, overrides: dict | No
     from backend.services.workcalendar import parse_work_hours
 
     parse_work_hours(app.config["WORK_HOURS"])  # a malformed WORK_HOURS fails here, not at the first deadline
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
     if app.config.get("BEHIND_PROXY"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 

@@ -5,7 +5,10 @@ import re
 
 from flask import Flask, jsonify
 from marshmallow import ValidationError
-from sqlalchemy.exc import DataError, IntegrityError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -26,6 +29,9 @@ class AppError(Exception):
         if code:
             self.code = code
         self.fields = fields
+
+    def headers(self) -> dict:
+        return {}
 
     def to_dict(self) -> dict:
         body = {"code": self.code, "message": self.message}
@@ -80,6 +86,10 @@ class ServiceUnavailable(AppError):
     status = 503
     code = "service_unavailable"
     message = "服务繁忙，请稍后再试"
+    retry_after = 5  # seconds: a database or Redis failover, a restart
+
+    def headers(self) -> dict:
+        return {"Retry-After": str(self.retry_after)}
 
 
 HTTP_CODES = {
@@ -130,17 +140,26 @@ def _in_chinese(messages):
     return messages
 
 
-def _json(body: dict, status: int):
+def _json(body: dict, status: int, headers: dict | None = None):
     response = jsonify(body)
     response.status_code = status
+    response.headers.update(headers or {})
     return response
+
+
+def _rollback() -> None:
+    """Roll back what the request did; a database that is gone has nothing to roll back."""
+    try:
+        db.session.rollback()
+    except (OperationalError, InterfaceError, PoolTimeoutError):
+        log.warning("rollback failed: the database is unreachable")
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(AppError)
     def handle_app_error(error: AppError):
-        db.session.rollback()
-        return _json(error.to_dict(), error.status)
+        _rollback()
+        return _json(error.to_dict(), error.status, error.headers())
 
     @app.errorhandler(ValidationError)
     def handle_validation_error(error: ValidationError):
@@ -167,6 +186,18 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         return _json(NotFound().to_dict(), 404)
 
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeoutError)
+    @app.errorhandler(RedisConnectionError)
+    @app.errorhandler(RedisTimeoutError)
+    def handle_backend_down(error: Exception):
+        # the database or Redis is down, restarting or overloaded: a retry later can succeed
+        _rollback()
+        log.error("backing service unavailable: %s", error)
+        unavailable = ServiceUnavailable()
+        return _json(unavailable.to_dict(), unavailable.status, unavailable.headers())
+
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
         db.session.rollback()
@@ -175,6 +206,6 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
-        db.session.rollback()
+        _rollback()
         log.exception("unhandled error")
         return _json({"error": {"code": "internal_error", "message": "服务器开小差了，请稍后再试"}}, 500)

@@ -1,6 +1,6 @@
 from flask import Blueprint, request
 
-from backend.api.common import actor, json_body, query_args
+from backend.api.common import actor, header_text, json_body, query_args
 from backend.auth import citizen_required, current_principal, login_required
 from backend.extensions import db
 from backend.schemas.case import CitizenReportOut, RatingIn, ReportIn
@@ -30,7 +30,7 @@ def upload_photo():
 @citizen_required
 def submit_report():
     data = json_body(ReportIn())
-    key = request.headers.get("Idempotency-Key", "").strip()[:128] or None
+    key = header_text("Idempotency-Key", 128)
     case, created = intake.submit_report(actor(), data, key)
     db.session.commit()
     return CitizenReportOut().dump(cases.for_reporter(case.id, case.reporter_id)), 201 if created else 200

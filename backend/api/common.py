@@ -1,27 +1,90 @@
 """Small helpers every blueprint uses: parse input, build the actor."""
 
+import re
+
 from flask import request
 from marshmallow import EXCLUDE, Schema
 
 from backend.auth import Principal, current_principal
-from backend.errors import AppError
+from backend.errors import AppError, ValidationFailed
 from backend.models import StaffRole
 from backend.schemas.case import StaffCaseOut
 from backend.services import cases
 from backend.services.actors import Actor
 
+# No JSON body of this API nests deeper than a GeoJSON MultiPolygon (about 9 levels).
+MAX_JSON_DEPTH = 32
+# Text no database column can hold: NUL (PostgreSQL refuses it) and lone UTF-16 surrogates (not encodable as
+# UTF-8, so neither the database nor a JSON answer could carry them). One policy for every field of every body.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+UNSTORABLE_TEXT = "不能包含空字符或无效的 Unicode 字符"
+
+
+def _not_json() -> AppError:
+    return AppError("请求内容必须是 JSON 对象", code="invalid_json")
+
+
+def _printable(key: str) -> str:
+    """A field name safe to echo in an answer: NUL written as \\u0000, a lone surrogate as U+FFFD."""
+    return _UNSTORABLE.sub(lambda m: "\\u0000" if m.group() == "\x00" else "\ufffd", key)
+
+
+def _unstorable_text(document) -> dict:
+    """Every string (key or value) that cannot be stored, as marshmallow reports errors: nested by path,
+    list items by index. Iterative, and refuses nesting deeper than MAX_JSON_DEPTH."""
+    errors: dict = {}
+
+    def mark(path: list) -> None:
+        node = errors
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = [UNSTORABLE_TEXT]
+
+    stack = [(document, [])]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > MAX_JSON_DEPTH:
+            raise _not_json()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if _UNSTORABLE.search(key):
+                    mark([*path, _printable(key)])
+                else:
+                    stack.append((item, [*path, key]))
+        elif isinstance(value, list):
+            stack.extend((item, [*path, index]) for index, item in enumerate(value))
+        elif isinstance(value, str) and _UNSTORABLE.search(value):
+            mark(path)
+    return errors
+
 
 def json_body(schema: Schema) -> dict:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested too deep even for the parser
+        raise _not_json() from None
     if not isinstance(body, dict):
-        raise AppError("请求内容必须是 JSON 对象", code="invalid_json")
+        raise _not_json()
+    if errors := _unstorable_text(body):
+        raise ValidationFailed(fields=errors)
     return schema.load(body)
 
 
 def query_args(schema: Schema) -> dict:
     """Blank parameters mean "no filter" and unknown ones (cache-busters) are ignored."""
-    present = {key: value for key, value in request.args.items() if value.strip()}
+    known = {field.data_key or name for name, field in schema.load_fields.items()}
+    present = {key: value for key, value in request.args.items() if value.strip() and key in known}
+    if errors := _unstorable_text(present):
+        raise ValidationFailed(fields=errors)
     return schema.load(present, unknown=EXCLUDE)
+
+
+def header_text(name: str, max_length: int) -> str | None:
+    """An optional text header, trimmed and cut to max_length; unstorable text is a 422 naming the header."""
+    value = request.headers.get(name, "").strip()[:max_length]
+    if _UNSTORABLE.search(value):
+        raise ValidationFailed(fields={name: [UNSTORABLE_TEXT]})
+    return value or None
 
 
 def staff_case(case_id: int) -> dict:

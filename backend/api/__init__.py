@@ -12,11 +12,13 @@ def register_blueprints(app: Flask) -> None:
         citizen,
         media,
         rewards,
+        spec,
         unit,
     )
 
     api = Blueprint("api", __name__, url_prefix="/api/v1")
-    for module in (auth, citizen, unit, admin, admin_map, admin_regions, admin_calendar, admin_supervision, rewards):
+    modules = (auth, citizen, unit, admin, admin_map, admin_regions, admin_calendar, admin_supervision, rewards, spec)
+    for module in modules:
         api.register_blueprint(module.bp)
     app.register_blueprint(api)
     app.register_blueprint(media.bp)

@@ -1,6 +1,7 @@
 from flask import Blueprint
 
 from backend.api.common import json_body
+from backend.api.spec import doc
 from backend.extensions import db
 from backend.schemas.auth import CitizenSessionOut, DevLoginIn, StaffLoginIn, StaffSessionOut, WeChatLoginIn
 from backend.services import accounts
@@ -9,6 +10,12 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
 @bp.post("/wechat")
+@doc(
+    body=WeChatLoginIn,
+    response=CitizenSessionOut,
+    public=True,
+    errors={401: "wechat_login_failed", 503: "wechat_busy wechat_unavailable"},
+)
 def wechat_login():
     data = json_body(WeChatLoginIn())
     session = accounts.login_with_wechat(data["code"])
@@ -17,6 +24,7 @@ def wechat_login():
 
 
 @bp.post("/dev")
+@doc(body=DevLoginIn, response=CitizenSessionOut, public=True, errors={404: "not_found"})
 def dev_login():
     accounts.require_dev_login()
     session = accounts.login_for_development(json_body(DevLoginIn())["openid"])
@@ -25,6 +33,12 @@ def dev_login():
 
 
 @bp.post("/staff")
+@doc(
+    body=StaffLoginIn,
+    response=StaffSessionOut,
+    public=True,
+    errors={401: "invalid_credentials", 403: "account_disabled"},
+)
 def staff_login():
     data = json_body(StaffLoginIn())
     return StaffSessionOut().dump(accounts.login_staff(data["username"], data["password"]))

@@ -1,12 +1,14 @@
 from flask import Blueprint, request
 
 from backend.api.common import actor, header_text, json_body, query_args
+from backend.api.spec import Items, Page, doc
 from backend.auth import citizen_required, current_principal, login_required
 from backend.extensions import db
 from backend.schemas.case import CitizenReportOut, RatingIn, ReportIn
 from backend.schemas.catalogue import CategoryOut
 from backend.schemas.common import PageArgs, page_of
 from backend.schemas.photo import PhotoUploadedOut
+from backend.schemas.shapes import PHOTO_UPLOAD, SubscriptionsOut
 from backend.schemas.supervision import SubscriptionsIn
 from backend.services import cases, intake, photos, subscriptions, workflow
 
@@ -14,11 +16,18 @@ bp = Blueprint("citizen", __name__)
 
 
 @bp.get("/categories")
+@doc(response=Items(CategoryOut), public=True)
 def list_categories():
     return {"items": CategoryOut(many=True).dump(cases.list_categories())}
 
 
 @bp.post("/photos")
+@doc(
+    body=PHOTO_UPLOAD,
+    response=PhotoUploadedOut,
+    status=201,
+    errors={400: "bad_request invalid_image empty_file", 413: "file_too_large", 422: "validation_failed"},
+)
 @login_required
 def upload_photo():
     photo = photos.accept_upload(request.files.get("file"), actor())
@@ -27,6 +36,7 @@ def upload_photo():
 
 
 @bp.post("/reports")
+@doc(body=ReportIn, response=CitizenReportOut, status=201)
 @citizen_required
 def submit_report():
     data = json_body(ReportIn())
@@ -37,6 +47,7 @@ def submit_report():
 
 
 @bp.get("/reports/mine")
+@doc(query=PageArgs, response=Page(CitizenReportOut))
 @citizen_required
 def my_reports():
     args = query_args(PageArgs())
@@ -44,12 +55,14 @@ def my_reports():
 
 
 @bp.get("/reports/<int:case_id>")
+@doc(response=CitizenReportOut, errors={404: "case_not_found"})
 @citizen_required
 def get_report(case_id: int):
     return CitizenReportOut().dump(cases.for_reporter(case_id, current_principal().id))
 
 
 @bp.post("/reports/<int:case_id>/rating")
+@doc(body=RatingIn, response=CitizenReportOut, errors={404: "case_not_found", 409: "invalid_transition already_rated"})
 @citizen_required
 def rate_report(case_id: int):
     data = json_body(RatingIn())
@@ -60,6 +73,7 @@ def rate_report(case_id: int):
 
 
 @bp.get("/subscriptions")
+@doc(response=SubscriptionsOut)
 @citizen_required
 def my_subscriptions():
     """Templates to offer in wx.requestSubscribeMessage, and how many messages the citizen has granted."""
@@ -67,6 +81,7 @@ def my_subscriptions():
 
 
 @bp.post("/subscriptions")
+@doc(body=SubscriptionsIn, response=SubscriptionsOut)
 @citizen_required
 def grant_subscriptions():
     """The template ids the citizen accepted (the "accept" results of wx.requestSubscribeMessage)."""

@@ -2,7 +2,7 @@
 
 import re
 
-from flask import request
+from flask import current_app, request
 from marshmallow import EXCLUDE, Schema
 
 from backend.auth import Principal, current_principal
@@ -58,7 +58,25 @@ def _unstorable_text(document) -> dict:
     return errors
 
 
+def _check_declared(kind: str, schema: Schema) -> None:
+    """In tests and development: the schema a view reads must be the one its @doc declares, so the OpenAPI
+    document cannot drift from the code."""
+    if not (current_app.testing or current_app.debug):
+        return
+    meta = getattr(current_app.view_functions.get(request.endpoint), "api_doc", None)
+    if meta is None:
+        return
+    declared = meta[kind]
+    same = isinstance(declared, type) and type(schema) is declared and not schema.partial
+    same = same or (
+        isinstance(declared, Schema) and type(schema) is type(declared) and schema.partial == declared.partial
+    )
+    if not same:
+        raise RuntimeError(f"{request.endpoint} reads {type(schema).__name__} but @doc declares {kind}={declared!r}")
+
+
 def json_body(schema: Schema) -> dict:
+    _check_declared("body", schema)
     try:
         body = request.get_json(silent=True)
     except RecursionError:  # nested too deep even for the parser
@@ -72,6 +90,7 @@ def json_body(schema: Schema) -> dict:
 
 def query_args(schema: Schema) -> dict:
     """Blank parameters mean "no filter" and unknown ones (cache-busters) are ignored."""
+    _check_declared("query", schema)
     known = {field.data_key or name for name, field in schema.load_fields.items()}
     present = {key: value for key, value in request.args.items() if value.strip() and key in known}
     if errors := _unstorable_text(present):

@@ -176,3 +176,22 @@ def test_database_down_is_503_with_retry_after(down_app, method, path, kind):
     assert response.status_code == 503, response.json
     assert response.json["error"]["code"] == "service_unavailable"
     assert int(response.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("value", [2**31, 2**63, 7545453960210019774365696, -(2**31) - 1])
+def test_an_integer_no_column_can_hold_is_422_not_404(api, value):
+    """Found by the fuzz run: such ids reached the database (DataError / OverflowError) and answered 404."""
+    dispatcher = api.login_staff("dispatcher")
+    response = api.get(f"/api/v1/admin/audit?entity=unit&entity_id={value}", dispatcher)
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["fields"] == {"entity_id": ["数值过大"]}
+    response = api.get(f"/api/v1/admin/cases?unit_id={value}", dispatcher)
+    assert response.status_code == 422 and response.json["error"]["fields"] == {"unit_id": ["数值过大"]}
+    response = api.post("/api/v1/admin/cases/1/dispatch", dispatcher, json={"unit_id": 1, "co_unit_ids": [2, value]})
+    assert response.status_code == 422 and response.json["error"]["fields"] == {"co_unit_ids": {"1": ["数值过大"]}}
+
+
+def test_the_largest_integer_a_column_holds_is_still_accepted(api):
+    dispatcher = api.login_staff("dispatcher")
+    response = api.get(f"/api/v1/admin/audit?entity=unit&entity_id={2**31 - 1}", dispatcher)
+    assert response.status_code == 200 and response.json["items"] == []

@@ -29,16 +29,22 @@ def _printable(key: str) -> str:
     return _UNSTORABLE.sub(lambda m: "\\u0000" if m.group() == "\x00" else "\ufffd", key)
 
 
-def _unstorable_text(document) -> dict:
-    """Every string (key or value) that cannot be stored, as marshmallow reports errors: nested by path,
-    list items by index. Iterative, and refuses nesting deeper than MAX_JSON_DEPTH."""
+# Every integer column is INTEGER (32-bit in PostgreSQL): a larger id or filter names nothing and would fail
+# in the database (DataError, OverflowError on SQLite past 64 bits). One policy for every loaded integer.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+TOO_LARGE = "数值过大"
+
+
+def _problems(document, value_problem, key_problem=lambda key: None) -> dict:
+    """Every value (or key) with a problem, as marshmallow reports errors: nested by path, list items by
+    index. Iterative, and refuses nesting deeper than MAX_JSON_DEPTH."""
     errors: dict = {}
 
-    def mark(path: list) -> None:
+    def mark(path: list, message: str) -> None:
         node = errors
         for key in path[:-1]:
             node = node.setdefault(key, {})
-        node[path[-1]] = [UNSTORABLE_TEXT]
+        node[path[-1]] = [message]
 
     stack = [(document, [])]
     while stack:
@@ -47,15 +53,30 @@ def _unstorable_text(document) -> dict:
             raise _not_json()
         if isinstance(value, dict):
             for key, item in value.items():
-                if _UNSTORABLE.search(key):
-                    mark([*path, _printable(key)])
+                if message := key_problem(key):
+                    mark([*path, _printable(key)], message)
                 else:
                     stack.append((item, [*path, key]))
-        elif isinstance(value, list):
+        elif isinstance(value, list | tuple):
             stack.extend((item, [*path, index]) for index, item in enumerate(value))
-        elif isinstance(value, str) and _UNSTORABLE.search(value):
-            mark(path)
+        elif message := value_problem(value):
+            mark(path, message)
     return errors
+
+
+def _unstorable(value) -> str | None:
+    return UNSTORABLE_TEXT if isinstance(value, str) and _UNSTORABLE.search(value) else None
+
+
+def _out_of_range(value) -> str | None:
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    return TOO_LARGE if is_int and not INT_MIN <= value <= INT_MAX else None
+
+
+def _checked(data: dict, problem, key_problem=lambda key: None) -> dict:
+    if errors := _problems(data, problem, key_problem):
+        raise ValidationFailed(fields=errors)
+    return data
 
 
 def _check_declared(kind: str, schema: Schema) -> None:
@@ -83,9 +104,8 @@ def json_body(schema: Schema) -> dict:
         raise _not_json() from None
     if not isinstance(body, dict):
         raise _not_json()
-    if errors := _unstorable_text(body):
-        raise ValidationFailed(fields=errors)
-    return schema.load(body)
+    _checked(body, _unstorable, _unstorable)
+    return _checked(schema.load(body), _out_of_range)
 
 
 def query_args(schema: Schema) -> dict:
@@ -93,9 +113,8 @@ def query_args(schema: Schema) -> dict:
     _check_declared("query", schema)
     known = {field.data_key or name for name, field in schema.load_fields.items()}
     present = {key: value for key, value in request.args.items() if value.strip() and key in known}
-    if errors := _unstorable_text(present):
-        raise ValidationFailed(fields=errors)
-    return schema.load(present, unknown=EXCLUDE)
+    _checked(present, _unstorable)
+    return _checked(schema.load(present, unknown=EXCLUDE), _out_of_range)
 
 
 def header_text(name: str, max_length: int) -> str | None:

@@ -55,6 +55,8 @@ def test_every_route_and_method_is_in_the_document_with_its_metadata(app, api):
 def test_every_operation_declares_its_answers_and_errors(api):
     document = api.get("/api/v1/openapi.json").json
     schemas = document["components"]["schemas"]
+    ids = [operation["operationId"] for operations in document["paths"].values() for operation in operations.values()]
+    assert len(ids) == len(set(ids))
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             assert method in METHODS

@@ -5,12 +5,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 from backend.extensions import db, enforce_foreign_keys, limiter, migrate, redis_store
+from backend.jsonio import JSONProvider
 from backend.storage import init_storage
 
 
 def create_app(config: type[settings.Config] | None = None, overrides: dict | None = None) -> Flask:
     config = config or settings.config_from_env()
     app = Flask(__name__)
+    app.json = JSONProvider(app)
     app.config.from_object(config)
     app.config.update(overrides or {})
     if problems := config.problems(app.config):
@@ -21,8 +23,6 @@ def create_app(config: type[settings.Config] | None = None, overrides: dict | No
     from backend.clients.webhooks import parse_networks
 
     parse_networks(app.config["WEBHOOK_ALLOWED_NETWORKS"])  # likewise a malformed allow-list
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
     if app.config.get("BEHIND_PROXY"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 

@@ -105,7 +105,9 @@ def current_principal() -> Principal:
     return g.principal
 
 
-def _requires(check: Callable[[Principal], bool]):
+def _requires(check: Callable[[Principal], bool], roles: tuple[str, ...]):
+    """roles: who passes the check, as the OpenAPI document (backend/api/spec.py) and the fuzz run name them."""
+
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
@@ -115,18 +117,26 @@ def _requires(check: Callable[[Principal], bool]):
             g.principal = principal
             return view(*args, **kwargs)
 
+        wrapper.auth_roles = roles
+        wrapper.auth_checks_role = roles != ANYONE
         return wrapper
 
     return decorator
 
 
-login_required = _requires(lambda p: True)
+ANYONE = (CITIZEN, *(role.value for role in StaffRole))
+login_required = _requires(lambda p: True, ANYONE)
 # any login but the read-only leader (photo uploads: citizens' reports and units' replies)
-writer_required = _requires(lambda p: p.role != StaffRole.LEADER)
-citizen_required = _requires(lambda p: p.kind == CITIZEN)
-unit_staff_required = _requires(lambda p: p.role == StaffRole.UNIT_STAFF and p.unit_id is not None)
-dispatcher_required = _requires(lambda p: p.role in DISPATCH_ROLES)
-admin_required = _requires(lambda p: p.role == StaffRole.ADMIN)
-stats_reader_required = _requires(lambda p: p.role in STATS_ROLES)
+writer_required = _requires(
+    lambda p: p.role != StaffRole.LEADER, tuple(who for who in ANYONE if who != StaffRole.LEADER.value)
+)
+citizen_required = _requires(lambda p: p.kind == CITIZEN, (CITIZEN,))
+unit_staff_required = _requires(
+    lambda p: p.role == StaffRole.UNIT_STAFF and p.unit_id is not None, (StaffRole.UNIT_STAFF.value,)
+)
+dispatcher_required = _requires(lambda p: p.role in DISPATCH_ROLES, tuple(role.value for role in DISPATCH_ROLES))
+admin_required = _requires(lambda p: p.role == StaffRole.ADMIN, (StaffRole.ADMIN.value,))
+stats_reader_required = _requires(lambda p: p.role in STATS_ROLES, tuple(role.value for role in STATS_ROLES))
 # Only reward administrators see who claims a reward (报告人保护); admins can too.
-reward_admin_required = _requires(lambda p: p.role in (StaffRole.REWARD_ADMIN, StaffRole.ADMIN))
+REWARD_ROLES = (StaffRole.REWARD_ADMIN, StaffRole.ADMIN)
+reward_admin_required = _requires(lambda p: p.role in REWARD_ROLES, tuple(role.value for role in REWARD_ROLES))

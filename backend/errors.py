@@ -8,8 +8,11 @@ import time
 from flask import Flask, jsonify
 from flask_limiter.errors import RateLimitExceeded
 from marshmallow import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from sqlalchemy.exc import DataError, IntegrityError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -22,6 +25,7 @@ class AppError(Exception):
     status = 400
     code = "bad_request"
     message = "请求有误"
+    retry_after: int | None = None
 
     def __init__(
         self,
@@ -36,7 +40,8 @@ class AppError(Exception):
         if code:
             self.code = code
         self.fields = fields
-        self.retry_after = retry_after  # seconds, sent as the Retry-After header
+        if retry_after is not None:
+            self.retry_after = retry_after  # seconds, sent as the Retry-After header
 
     def headers(self) -> dict[str, str]:
         return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
@@ -123,6 +128,7 @@ class ServiceUnavailable(AppError):
     status = 503
     code = "service_unavailable"
     message = "服务繁忙，请稍后再试"
+    retry_after = 5  # seconds: a database or Redis failover, a restart
 
 
 HTTP_CODES = {
@@ -174,9 +180,10 @@ def _in_chinese(messages):
     return messages
 
 
-def _json(body: dict, status: int):
+def _json(body: dict, status: int, headers: dict | None = None):
     response = jsonify(body)
     response.status_code = status
+    response.headers.update(headers or {})
     return response
 
 
@@ -191,13 +198,19 @@ def _seconds_until_reset(error: RateLimitExceeded) -> float:
     return error.limit.limit.get_expiry()
 
 
+def _rollback() -> None:
+    """Roll back what the request did; a database that is gone has nothing to roll back."""
+    try:
+        db.session.rollback()
+    except (OperationalError, InterfaceError, PoolTimeoutError):
+        log.warning("rollback failed: the database is unreachable")
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(AppError)
     def handle_app_error(error: AppError):
-        db.session.rollback()
-        response = _json(error.to_dict(), error.status)
-        response.headers.update(error.headers())
-        return response
+        _rollback()
+        return _json(error.to_dict(), error.status, error.headers())
 
     @app.errorhandler(RateLimitExceeded)
     def handle_rate_limited(error: RateLimitExceeded):
@@ -233,6 +246,18 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         return _json(NotFound().to_dict(), 404)
 
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeoutError)
+    @app.errorhandler(RedisConnectionError)
+    @app.errorhandler(RedisTimeoutError)
+    def handle_backend_down(error: Exception):
+        # the database or Redis is down, restarting or overloaded: a retry later can succeed
+        _rollback()
+        log.error("backing service unavailable: %s", error)
+        unavailable = ServiceUnavailable()
+        return _json(unavailable.to_dict(), unavailable.status, unavailable.headers())
+
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
         db.session.rollback()
@@ -241,6 +266,6 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
-        db.session.rollback()
+        _rollback()
         log.exception("unhandled error")
         return _json({"error": {"code": "internal_error", "message": "服务器开小差了，请稍后再试"}}, 500)

@@ -13,6 +13,7 @@ def register_blueprints(app: Flask) -> None:
         citizen,
         media,
         rewards,
+        spec,
         stats,
         unit,
     )
@@ -30,6 +31,7 @@ def register_blueprints(app: Flask) -> None:
         admin_staff,
         rewards,
         stats,
+        spec,
     )
     for module in modules:
         api.register_blueprint(module.bp)

@@ -1,17 +1,20 @@
 from flask import Blueprint
 
 from backend.api.common import actor, json_body, query_args, staff_case
+from backend.api.spec import Items, Page, doc
 from backend.auth import dispatcher_required
 from backend.extensions import db
-from backend.schemas.case import AdminCaseArgs, CommentIn, DispatchIn, ReasonIn, StaffCaseSummaryOut
+from backend.schemas.case import AdminCaseArgs, CommentIn, DispatchIn, ReasonIn, StaffCaseOut, StaffCaseSummaryOut
 from backend.schemas.common import page_of
 from backend.schemas.map import UnitArgs, UnitDetailOut
+from backend.schemas.shapes import HealthOut
 from backend.services import cases, categories, health, recovery, units, workflow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 @bp.get("/cases")
+@doc(query=AdminCaseArgs, response=Page(StaffCaseSummaryOut))
 @dispatcher_required
 def list_cases():
     args = query_args(AdminCaseArgs())
@@ -19,18 +22,21 @@ def list_cases():
 
 
 @bp.get("/cases/<int:case_id>")
+@doc(response=StaffCaseOut, errors={404: "case_not_found"})
 @dispatcher_required
 def get_case(case_id: int):
     return staff_case(case_id)
 
 
 @bp.get("/units")
+@doc(query=UnitArgs, response=Items(UnitDetailOut))
 @dispatcher_required
 def list_units():
     return {"items": UnitDetailOut(many=True).dump(units.list_all(**query_args(UnitArgs())))}
 
 
 @bp.get("/health")
+@doc(response=HealthOut, errors={503: "service_unavailable"})
 @dispatcher_required
 def service_health():
     status = health.report()
@@ -39,12 +45,14 @@ def service_health():
 
 
 @bp.post("/health/stuck/<kind>/<int:object_id>/retry")
+@doc(response={"type": "object"}, status=202, errors={404: "job_kind_not_found", 409: "not_stuck"})
 @dispatcher_required
 def retry_stuck_job(kind: str, object_id: int):
     return recovery.retry(kind, object_id), 202
 
 
 @bp.post("/cases/<int:case_id>/dispatch")
+@doc(body=DispatchIn, response=StaffCaseOut, errors={404: "case_not_found unit_not_found", 409: "invalid_transition"})
 @dispatcher_required
 def dispatch_case(case_id: int):
     data = json_body(DispatchIn())
@@ -55,6 +63,7 @@ def dispatch_case(case_id: int):
 
 
 @bp.post("/cases/<int:case_id>/comment")
+@doc(body=CommentIn, response=StaffCaseOut, errors={404: "case_not_found"})
 @dispatcher_required
 def comment_case(case_id: int):
     workflow.comment(cases.for_dispatcher(case_id), actor(), json_body(CommentIn())["content"])
@@ -63,6 +72,7 @@ def comment_case(case_id: int):
 
 
 @bp.post("/cases/<int:case_id>/close")
+@doc(response=StaffCaseOut, errors={404: "case_not_found", 409: "invalid_transition"})
 @dispatcher_required
 def close_case(case_id: int):
     workflow.close(cases.for_dispatcher(case_id), actor())
@@ -71,6 +81,7 @@ def close_case(case_id: int):
 
 
 @bp.post("/cases/<int:case_id>/rework")
+@doc(body=ReasonIn, response=StaffCaseOut, errors={404: "case_not_found", 409: "invalid_transition"})
 @dispatcher_required
 def rework_case(case_id: int):
     data = json_body(ReasonIn())
@@ -80,6 +91,7 @@ def rework_case(case_id: int):
 
 
 @bp.post("/cases/<int:case_id>/reject")
+@doc(body=ReasonIn, response=StaffCaseOut, errors={404: "case_not_found", 409: "invalid_transition"})
 @dispatcher_required
 def reject_case(case_id: int):
     data = json_body(ReasonIn())

@@ -5,6 +5,7 @@ from datetime import date
 from flask import Blueprint
 
 from backend.api.common import actor, json_body, query_args
+from backend.api.spec import doc
 from backend.auth import dispatcher_required
 from backend.extensions import db
 from backend.schemas.calendar import CalendarArgs, CalendarDayIn, CalendarDayOut, CalendarYearOut, DayPath
@@ -19,12 +20,14 @@ def _day(text: str) -> date:
 
 
 @bp.get("/calendar")
+@doc(query=CalendarArgs, response=CalendarYearOut)
 @dispatcher_required
 def get_calendar():
     return CalendarYearOut().dump(workcalendar.year_overview(**query_args(CalendarArgs())))
 
 
 @bp.put("/calendar/<day>")
+@doc(body=CalendarDayIn, response=CalendarDayOut, errors={422: "validation_failed"})
 @dispatcher_required
 def set_day(day: str):
     when = _day(day)
@@ -35,6 +38,7 @@ def set_day(day: str):
 
 
 @bp.delete("/calendar/<day>")
+@doc(response=None, status=204, errors={422: "validation_failed"})
 @dispatcher_required
 def clear_day(day: str):
     workcalendar.clear_day(_day(day), actor())

@@ -3,6 +3,7 @@
 from flask import Blueprint
 
 from backend.api.common import actor, json_body, query_args
+from backend.api.spec import Items, Page, doc
 from backend.auth import dispatcher_required
 from backend.extensions import db
 from backend.schemas.common import page_of
@@ -21,12 +22,14 @@ from backend.schemas.map import (
     UnitIn,
     UnitPatch,
 )
+from backend.schemas.shapes import ExplainOut
 from backend.services import audit, categories, routing, rules, units
 
 bp = Blueprint("admin_map", __name__, url_prefix="/admin")
 
 
 @bp.post("/units")
+@doc(body=UnitIn, response=UnitDetailOut, status=201)
 @dispatcher_required
 def create_unit():
     unit = units.create(json_body(UnitIn()), actor())
@@ -35,12 +38,14 @@ def create_unit():
 
 
 @bp.get("/units/<int:unit_id>")
+@doc(response=UnitDetailOut, errors={404: "unit_not_found"})
 @dispatcher_required
 def get_unit(unit_id: int):
     return UnitDetailOut().dump(units.get(unit_id))
 
 
 @bp.patch("/units/<int:unit_id>")
+@doc(body=UnitPatch(partial=True), response=UnitDetailOut, errors={404: "unit_not_found", 409: "unit_in_use"})
 @dispatcher_required
 def update_unit(unit_id: int):
     unit = units.update(units.get(unit_id), json_body(UnitPatch(partial=True)), actor())
@@ -49,12 +54,14 @@ def update_unit(unit_id: int):
 
 
 @bp.get("/categories")
+@doc(response=Items(CategoryDetailOut))
 @dispatcher_required
 def list_categories():
     return {"items": CategoryDetailOut(many=True).dump(categories.list_all())}
 
 
 @bp.post("/categories")
+@doc(body=CategoryIn, response=CategoryDetailOut, status=201)
 @dispatcher_required
 def create_category():
     category = categories.create(json_body(CategoryIn()), actor())
@@ -63,6 +70,7 @@ def create_category():
 
 
 @bp.patch("/categories/<int:category_id>")
+@doc(body=CategoryPatch(partial=True), response=CategoryDetailOut, errors={404: "category_not_found"})
 @dispatcher_required
 def update_category(category_id: int):
     data = json_body(CategoryPatch(partial=True))
@@ -72,12 +80,14 @@ def update_category(category_id: int):
 
 
 @bp.get("/rules")
+@doc(query=RuleArgs, response=Items(RuleOut))
 @dispatcher_required
 def list_rules():
     return {"items": RuleOut(many=True).dump(rules.list_all(**query_args(RuleArgs())))}
 
 
 @bp.post("/rules")
+@doc(body=RuleIn, response=RuleOut, status=201, errors={409: "duplicate_rule"})
 @dispatcher_required
 def create_rule():
     rule = rules.create(json_body(RuleIn()), actor())
@@ -86,6 +96,7 @@ def create_rule():
 
 
 @bp.patch("/rules/<int:rule_id>")
+@doc(body=RuleIn(partial=True), response=RuleOut, errors={404: "rule_not_found", 409: "duplicate_rule"})
 @dispatcher_required
 def update_rule(rule_id: int):
     rule = rules.update(rules.get(rule_id), json_body(RuleIn(partial=True)), actor())
@@ -94,6 +105,7 @@ def update_rule(rule_id: int):
 
 
 @bp.delete("/rules/<int:rule_id>")
+@doc(response=None, status=204, errors={404: "rule_not_found"})
 @dispatcher_required
 def delete_rule(rule_id: int):
     rules.delete(rules.get(rule_id), actor())
@@ -102,12 +114,14 @@ def delete_rule(rule_id: int):
 
 
 @bp.get("/audit")
+@doc(query=AuditArgs, response=Page(AuditOut))
 @dispatcher_required
 def list_audit():
     return page_of(AuditOut(), audit.recent(**query_args(AuditArgs())))
 
 
 @bp.get("/routing/explain")
+@doc(query=ExplainArgs, response=ExplainOut)
 @dispatcher_required
 def explain_routing():
     """Who would get a report of this category at this point, and why: for checking the map."""

@@ -3,6 +3,7 @@
 from flask import Blueprint
 
 from backend.api.common import actor, json_body, query_args
+from backend.api.spec import Page, doc
 from backend.auth import dispatcher_required
 from backend.extensions import db
 from backend.schemas.common import PageArgs, page_of
@@ -23,18 +24,25 @@ bp = Blueprint("admin_supervision", __name__, url_prefix="/admin")
 
 
 @bp.get("/supervision")
+@doc(response=SupervisionOut)
 @dispatcher_required
 def supervision_view():
     return SupervisionOut().dump(supervision.overview(**query_args(SupervisionArgs())))
 
 
 @bp.get("/extensions")
+@doc(query=PageArgs, response=Page(ExtensionOut))
 @dispatcher_required
 def pending_extensions():
     return page_of(ExtensionOut(), extensions.pending(**query_args(PageArgs())))
 
 
 @bp.post("/extensions/<int:extension_id>/approve")
+@doc(
+    body=ExtensionDecisionIn,
+    response=ExtensionOut,
+    errors={404: "extension_not_found", 409: "extension_decided invalid_transition"},
+)
 @dispatcher_required
 def approve_extension(extension_id: int):
     data = json_body(ExtensionDecisionIn())
@@ -44,6 +52,7 @@ def approve_extension(extension_id: int):
 
 
 @bp.post("/extensions/<int:extension_id>/deny")
+@doc(body=DenyIn, response=ExtensionOut, errors={404: "extension_not_found", 409: "extension_decided"})
 @dispatcher_required
 def deny_extension(extension_id: int):
     extension = extensions.deny(extensions.get(extension_id), actor(), json_body(DenyIn())["note"])
@@ -52,6 +61,7 @@ def deny_extension(extension_id: int):
 
 
 @bp.get("/notifications")
+@doc(query=NotificationArgs, response=Page(NotificationOut))
 @dispatcher_required
 def list_notifications():
     """Every outbox row, e.g. ?status=failed for what could not be delivered."""
@@ -59,6 +69,7 @@ def list_notifications():
 
 
 @bp.post("/notifications/<int:notification_id>/retry")
+@doc(response=NotificationOut, errors={404: "notification_not_found", 409: "not_failed"})
 @dispatcher_required
 def retry_notification(notification_id: int):
     notification = delivery.retry(notification_id)
@@ -67,6 +78,7 @@ def retry_notification(notification_id: int):
 
 
 @bp.get("/inbox")
+@doc(query=InboxArgs, response=Page(InboxItemOut))
 @dispatcher_required
 def dispatch_inbox():
     """The dispatch center's in-app notifications (returns, replies to verify, 督办, extension requests)."""
@@ -74,6 +86,7 @@ def dispatch_inbox():
 
 
 @bp.post("/inbox/<int:notification_id>/read")
+@doc(response=InboxItemOut, errors={404: "notification_not_found"})
 @dispatcher_required
 def read_dispatch_notification(notification_id: int):
     notification = inbox.mark_read(notification_id, None)

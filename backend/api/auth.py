@@ -1,6 +1,7 @@
 from flask import Blueprint
 
 from backend.api.common import json_body
+from backend.api.spec import doc
 from backend.api.throttle import per_ip
 from backend.extensions import db
 from backend.schemas.auth import CitizenSessionOut, DevLoginIn, StaffLoginIn, StaffSessionOut, WeChatLoginIn
@@ -13,6 +14,12 @@ LOGIN_TOO_OFTEN = "登录太频繁，请稍后再试"
 
 
 @bp.post("/wechat")
+@doc(
+    body=WeChatLoginIn,
+    response=CitizenSessionOut,
+    public=True,
+    errors={401: "wechat_login_failed", 503: "wechat_busy wechat_unavailable"},
+)
 @per_ip("CITIZEN_LOGIN_IP_LIMIT", LOGIN_TOO_OFTEN)
 def wechat_login():
     data = json_body(WeChatLoginIn())
@@ -22,6 +29,7 @@ def wechat_login():
 
 
 @bp.post("/dev")
+@doc(body=DevLoginIn, response=CitizenSessionOut, public=True, errors={404: "not_found"})
 @per_ip("CITIZEN_LOGIN_IP_LIMIT", LOGIN_TOO_OFTEN)
 def dev_login():
     accounts.require_dev_login()
@@ -31,6 +39,12 @@ def dev_login():
 
 
 @bp.post("/staff")
+@doc(
+    body=StaffLoginIn,
+    response=StaffSessionOut,
+    public=True,
+    errors={401: "invalid_credentials", 403: "account_disabled"},
+)
 @per_ip("STAFF_LOGIN_IP_LIMIT", "登录失败次数过多，请稍后再试", only_failures=True)
 def staff_login():
     data = json_body(StaffLoginIn())

@@ -1,6 +1,7 @@
 from flask import Blueprint, request
 
-from backend.api.common import actor, json_body, query_args
+from backend.api.common import actor, header_text, json_body, query_args
+from backend.api.spec import Items, Page, doc
 from backend.api.throttle import per_account
 from backend.auth import citizen_required, current_principal, writer_required
 from backend.extensions import db
@@ -8,6 +9,7 @@ from backend.schemas.case import CaseListArgs, CitizenReportOut, CitizenReportSu
 from backend.schemas.catalogue import CategoryOut
 from backend.schemas.common import page_of
 from backend.schemas.photo import PhotoUploadedOut
+from backend.schemas.shapes import PHOTO_UPLOAD, SubscriptionsOut
 from backend.schemas.supervision import SubscriptionsIn
 from backend.services import cases, intake, photos, subscriptions, workflow
 
@@ -15,11 +17,18 @@ bp = Blueprint("citizen", __name__)
 
 
 @bp.get("/categories")
+@doc(response=Items(CategoryOut), public=True)
 def list_categories():
     return {"items": CategoryOut(many=True).dump(cases.list_categories())}
 
 
 @bp.post("/photos")
+@doc(
+    body=PHOTO_UPLOAD,
+    response=PhotoUploadedOut,
+    status=201,
+    errors={400: "bad_request invalid_image empty_file", 413: "file_too_large", 422: "validation_failed"},
+)
 @writer_required
 @per_account("PHOTO_UPLOAD_LIMIT", "上传图片太频繁，请稍后再试")
 def upload_photo():
@@ -29,17 +38,19 @@ def upload_photo():
 
 
 @bp.post("/reports")
+@doc(body=ReportIn, response=CitizenReportOut, status=201)
 @citizen_required
 @per_account("REPORT_SUBMIT_LIMIT", "提交举报太频繁，请稍后再试")
 def submit_report():
     data = json_body(ReportIn())
-    key = request.headers.get("Idempotency-Key", "").strip()[:128] or None
+    key = header_text("Idempotency-Key", 128)
     case, created = intake.submit_report(actor(), data, key)
     db.session.commit()
     return CitizenReportOut().dump(cases.for_reporter(case.id, case.reporter_id)), 201 if created else 200
 
 
 @bp.get("/reports/mine")
+@doc(query=CaseListArgs, response=Page(CitizenReportSummaryOut))
 @citizen_required
 def my_reports():
     args = query_args(CaseListArgs())
@@ -47,12 +58,14 @@ def my_reports():
 
 
 @bp.get("/reports/<int:case_id>")
+@doc(response=CitizenReportOut, errors={404: "case_not_found"})
 @citizen_required
 def get_report(case_id: int):
     return CitizenReportOut().dump(cases.for_reporter(case_id, current_principal().id))
 
 
 @bp.post("/reports/<int:case_id>/rating")
+@doc(body=RatingIn, response=CitizenReportOut, errors={404: "case_not_found", 409: "invalid_transition already_rated"})
 @citizen_required
 def rate_report(case_id: int):
     data = json_body(RatingIn())
@@ -63,6 +76,7 @@ def rate_report(case_id: int):
 
 
 @bp.get("/subscriptions")
+@doc(response=SubscriptionsOut)
 @citizen_required
 def my_subscriptions():
     """Templates to offer in wx.requestSubscribeMessage, and how many messages the citizen has granted."""
@@ -70,6 +84,7 @@ def my_subscriptions():
 
 
 @bp.post("/subscriptions")
+@doc(body=SubscriptionsIn, response=SubscriptionsOut)
 @citizen_required
 def grant_subscriptions():
     """The template ids the citizen accepted (the "accept" results of wx.requestSubscribeMessage)."""

@@ -3,6 +3,7 @@
 from flask import Blueprint, Response, current_app, request
 
 from backend.api.common import actor, json_body, query_args
+from backend.api.spec import Items, Page, doc
 from backend.auth import citizen_required, current_principal, reward_admin_required
 from backend.clients.wechat_pay import WeChatPaySignatureError
 from backend.extensions import db
@@ -26,12 +27,14 @@ from backend.schemas.reward import (
     RewardRuleOut,
     SuspendIn,
 )
+from backend.schemas.shapes import WECHATPAY_ANSWER, BulkDecisionOut, RewardFiguresOut, SuspensionOut
 from backend.services import audit, payouts, rewards
 
 bp = Blueprint("rewards", __name__)
 
 
 @bp.get("/rewards/mine")
+@doc(response=CitizenRewardsOut)
 @citizen_required
 def my_rewards():
     """我的奖励: claims, ledger and balance."""
@@ -39,12 +42,14 @@ def my_rewards():
 
 
 @bp.get("/reward-admin/rules")
+@doc(response=Items(RewardRuleOut))
 @reward_admin_required
 def list_rules():
     return {"items": RewardRuleOut(many=True).dump(rewards.list_rules())}
 
 
 @bp.post("/reward-admin/rules")
+@doc(body=RewardRuleIn, response=RewardRuleOut, status=201)
 @reward_admin_required
 def create_rule():
     rule = rewards.save_rule(None, json_body(RewardRuleIn()), actor())
@@ -53,6 +58,7 @@ def create_rule():
 
 
 @bp.patch("/reward-admin/rules/<int:rule_id>")
+@doc(body=RewardRuleIn(partial=True), response=RewardRuleOut, errors={404: "reward_rule_not_found"})
 @reward_admin_required
 def update_rule(rule_id: int):
     rule = rewards.save_rule(rewards.get_rule(rule_id), json_body(RewardRuleIn(partial=True)), actor())
@@ -61,18 +67,21 @@ def update_rule(rule_id: int):
 
 
 @bp.get("/reward-admin/claims")
+@doc(query=ClaimArgs, response=Page(ClaimOut))
 @reward_admin_required
 def list_claims():
     return page_of(ClaimOut(), rewards.list_claims(**query_args(ClaimArgs())))
 
 
 @bp.get("/reward-admin/claims/<int:claim_id>")
+@doc(response=ClaimDetailOut, errors={404: "claim_not_found"})
 @reward_admin_required
 def get_claim(claim_id: int):
     return ClaimDetailOut().dump(rewards.get_claim(claim_id))
 
 
 @bp.post("/reward-admin/claims/<int:claim_id>/approve")
+@doc(body=DecisionIn, response=ClaimOut, errors={404: "claim_not_found", 409: "claim_decided citizen_suspended"})
 @reward_admin_required
 def approve_claim(claim_id: int):
     claim = rewards.approve(rewards.get_claim(claim_id), actor(), json_body(DecisionIn())["reason"])
@@ -81,6 +90,7 @@ def approve_claim(claim_id: int):
 
 
 @bp.post("/reward-admin/claims/<int:claim_id>/reject")
+@doc(body=RejectIn, response=ClaimOut, errors={404: "claim_not_found", 409: "claim_decided"})
 @reward_admin_required
 def reject_claim(claim_id: int):
     claim = rewards.reject(rewards.get_claim(claim_id), actor(), json_body(RejectIn())["reason"])
@@ -89,6 +99,7 @@ def reject_claim(claim_id: int):
 
 
 @bp.post("/reward-admin/claims/bulk")
+@doc(body=BulkDecisionIn, response=BulkDecisionOut)
 @reward_admin_required
 def decide_claims():
     data = json_body(BulkDecisionIn())
@@ -98,6 +109,7 @@ def decide_claims():
 
 
 @bp.get("/reward-admin/citizens/<int:user_id>")
+@doc(query=IdentityArgs, response=IdentityOut, errors={404: "citizen_not_found"})
 @reward_admin_required
 def reveal_citizen(user_id: int):
     """Who the claimant is. Audited: the request must say why (?purpose=)."""
@@ -107,6 +119,7 @@ def reveal_citizen(user_id: int):
 
 
 @bp.post("/reward-admin/citizens/<int:user_id>/suspend")
+@doc(body=SuspendIn, response=SuspensionOut, errors={404: "citizen_not_found", 409: "already_suspended"})
 @reward_admin_required
 def suspend_citizen(user_id: int):
     suspension = rewards.suspend(user_id, json_body(SuspendIn())["reason"], actor())
@@ -115,6 +128,7 @@ def suspend_citizen(user_id: int):
 
 
 @bp.post("/reward-admin/citizens/<int:user_id>/unsuspend")
+@doc(response=SuspensionOut, errors={404: "not_suspended"})
 @reward_admin_required
 def unsuspend_citizen(user_id: int):
     rewards.lift_suspension(user_id, actor())
@@ -123,6 +137,7 @@ def unsuspend_citizen(user_id: int):
 
 
 @bp.get("/reward-admin/audit")
+@doc(query=RewardAuditArgs, response=Page(AuditOut))
 @reward_admin_required
 def reward_audit():
     """Rule changes, suspensions and every look at a citizen's identity."""
@@ -131,12 +146,14 @@ def reward_audit():
 
 
 @bp.get("/reward-admin/payouts")
+@doc(query=PageArgs, response=Page(BatchOut))
 @reward_admin_required
 def list_batches():
     return page_of(BatchOut(), payouts.list_batches(**query_args(PageArgs())))
 
 
 @bp.post("/reward-admin/payouts")
+@doc(body=BatchIn, response=BatchOut, status=201)
 @reward_admin_required
 def create_batch():
     data = json_body(BatchIn())
@@ -146,12 +163,14 @@ def create_batch():
 
 
 @bp.get("/reward-admin/payouts/<int:batch_id>")
+@doc(response=BatchOut, errors={404: "batch_not_found"})
 @reward_admin_required
 def get_batch(batch_id: int):
     return BatchOut().dump(payouts.get_batch(batch_id))
 
 
 @bp.post("/reward-admin/payouts/<int:batch_id>/offline-paid")
+@doc(body=OfflinePaidIn, response=BatchOut, errors={404: "batch_not_found", 409: "not_offline_batch batch_settled"})
 @reward_admin_required
 def mark_offline_paid(batch_id: int):
     batch = payouts.mark_offline_paid(payouts.get_batch(batch_id), json_body(OfflinePaidIn())["reference"], actor())
@@ -160,6 +179,7 @@ def mark_offline_paid(batch_id: int):
 
 
 @bp.get("/reward-admin/payouts/<int:batch_id>/export.csv")
+@doc(response={"type": "string"}, content_type="text/csv", errors={404: "batch_not_found"})
 @reward_admin_required
 def export_batch(batch_id: int):
     body = payouts.export_csv(payouts.get_batch(batch_id), actor())
@@ -169,12 +189,23 @@ def export_batch(batch_id: int):
 
 
 @bp.get("/reward-admin/stats")
+@doc(response=RewardFiguresOut)
 @reward_admin_required
 def reward_figures():
     return payouts.figures()
 
 
 @bp.post("/wechatpay/transfer-notify")
+@doc(
+    body={"application/json": {"schema": {"type": "object"}}},
+    response=None,
+    status=204,
+    public=True,
+    responses={
+        401: {"description": "signature check failed", "content": WECHATPAY_ANSWER},
+        503: {"description": "WeChat Pay not configured", "content": WECHATPAY_ANSWER},
+    },
+)
 def wechatpay_transfer_notify():
     """WeChat Pay's callback for a transfer's final state; its signature is the authentication."""
     try:

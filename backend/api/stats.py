@@ -7,6 +7,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response
 
 from backend.api.common import json_body, query_args
+from backend.api.spec import Page, doc
 from backend.auth import current_principal, dispatcher_required, stats_reader_required, unit_staff_required
 from backend.extensions import db
 from backend.models.types import utcnow
@@ -25,6 +26,9 @@ from backend.services.stats import briefings, case_export, figures, periods, ran
 
 bp = Blueprint("stats", __name__)
 
+XLSX = briefings.FILE_TYPES["xlsx"]
+DOCX = briefings.FILE_TYPES["docx"]
+
 
 def _scope(args: dict, unit_id: int | None = None) -> tuple[periods.Period, figures.Filters, datetime]:
     now = utcnow().replace(microsecond=0)
@@ -40,6 +44,7 @@ def _json(result: dict) -> dict:
 
 
 @bp.get("/admin/stats/units")
+@doc(query=UnitStatsArgs, response={"type": "object"}, errors={422: "validation_failed"})
 @stats_reader_required
 def unit_figures():
     args = query_args(UnitStatsArgs())
@@ -49,6 +54,7 @@ def unit_figures():
 
 
 @bp.get("/admin/stats/ranking")
+@doc(query=StatsArgs, response={"type": "object"}, errors={422: "validation_failed"})
 @stats_reader_required
 def unit_ranking():
     period, scope, now = _scope(query_args(StatsArgs()))
@@ -56,6 +62,7 @@ def unit_ranking():
 
 
 @bp.get("/admin/stats/trend")
+@doc(query=TrendArgs, response={"type": "object"}, errors={422: "validation_failed"})
 @stats_reader_required
 def daily_trend():
     args = query_args(TrendArgs())
@@ -65,6 +72,12 @@ def daily_trend():
 
 
 @bp.get("/admin/stats/hotspots")
+@doc(
+    query=HotspotArgs,
+    response={"type": "object"},
+    content_type="application/geo+json",
+    errors={422: "validation_failed"},
+)
 @stats_reader_required
 def hotspots():
     args = query_args(HotspotArgs())
@@ -78,6 +91,7 @@ def _geojson(document: dict) -> str:
 
 
 @bp.get("/unit/stats")
+@doc(query=StatsArgs, response={"type": "object"}, errors={422: "validation_failed"})
 @unit_staff_required
 def own_figures():
     period, scope, now = _scope(query_args(StatsArgs()))
@@ -85,12 +99,14 @@ def own_figures():
 
 
 @bp.get("/admin/briefings")
+@doc(query=BriefingArgs, response=Page(BriefingOut))
 @stats_reader_required
 def list_briefings():
     return page_of(BriefingOut(), briefings.listing(**query_args(BriefingArgs())))
 
 
 @bp.post("/admin/briefings")
+@doc(body=BriefingIn, response=BriefingOut, status=201, errors={422: "validation_failed"})
 @dispatcher_required
 def generate_briefing():
     """On demand: (re)build the briefing of a period now."""
@@ -102,18 +118,21 @@ def generate_briefing():
 
 
 @bp.get("/admin/briefings/<int:briefing_id>")
+@doc(response=BriefingOut, errors={404: "briefing_not_found"})
 @stats_reader_required
 def get_briefing(briefing_id: int):
     return BriefingOut().dump(briefings.get(briefing_id))
 
 
 @bp.get("/admin/briefings/<int:briefing_id>/xlsx")
+@doc(response={"type": "string"}, content_type=XLSX, errors={404: "briefing_not_found"})
 @stats_reader_required
 def download_briefing_xlsx(briefing_id: int):
     return _download(*briefings.file_of(briefings.get(briefing_id), "xlsx"))
 
 
 @bp.get("/admin/briefings/<int:briefing_id>/docx")
+@doc(response={"type": "string"}, content_type=DOCX, errors={404: "briefing_not_found"})
 @stats_reader_required
 def download_briefing_docx(briefing_id: int):
     return _download(*briefings.file_of(briefings.get(briefing_id), "docx"))
@@ -126,6 +145,7 @@ def _download(body: bytes | str, mimetype: str, name: str) -> Response:
 
 
 @bp.get("/admin/cases/export.csv")
+@doc(query=CaseExportArgs, response={"type": "string"}, content_type="text/csv")
 @stats_reader_required
 def export_cases_csv():
     body = case_export.as_csv(**query_args(CaseExportArgs()))
@@ -133,6 +153,7 @@ def export_cases_csv():
 
 
 @bp.get("/admin/cases/export.xlsx")
+@doc(query=CaseExportArgs, response={"type": "string"}, content_type=XLSX)
 @stats_reader_required
 def export_cases_xlsx():
     body = case_export.as_xlsx(**query_args(CaseExportArgs()))

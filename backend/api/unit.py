@@ -1,6 +1,7 @@
 from flask import Blueprint
 
 from backend.api.common import actor, json_body, query_args, staff_case
+from backend.api.spec import Page, doc
 from backend.auth import current_principal, unit_staff_required
 from backend.extensions import db
 from backend.schemas.case import CommentIn, ReasonIn, ReplyIn, StaffCaseOut, StaffCaseSummaryOut, UnitCaseArgs
@@ -16,6 +17,7 @@ def _own_case(case_id: int):
 
 
 @bp.get("/cases")
+@doc(query=UnitCaseArgs, response=Page(StaffCaseSummaryOut))
 @unit_staff_required
 def list_cases():
     args = query_args(UnitCaseArgs())
@@ -23,12 +25,14 @@ def list_cases():
 
 
 @bp.get("/cases/<int:case_id>")
+@doc(response=StaffCaseOut, errors={404: "case_not_found"})
 @unit_staff_required
 def get_case(case_id: int):
     return StaffCaseOut().dump(_own_case(case_id))
 
 
 @bp.post("/cases/<int:case_id>/comment")
+@doc(body=CommentIn, response=StaffCaseOut, errors={404: "case_not_found"})
 @unit_staff_required
 def comment_case(case_id: int):
     workflow.comment(_own_case(case_id), actor(), json_body(CommentIn())["content"])
@@ -37,6 +41,7 @@ def comment_case(case_id: int):
 
 
 @bp.post("/cases/<int:case_id>/accept")
+@doc(response=StaffCaseOut, errors={403: "not_lead_unit", 404: "case_not_found", 409: "invalid_transition"})
 @unit_staff_required
 def accept_case(case_id: int):
     workflow.accept(_own_case(case_id), actor())
@@ -45,6 +50,11 @@ def accept_case(case_id: int):
 
 
 @bp.post("/cases/<int:case_id>/return")
+@doc(
+    body=ReasonIn,
+    response=StaffCaseOut,
+    errors={403: "not_lead_unit", 404: "case_not_found", 409: "invalid_transition"},
+)
 @unit_staff_required
 def return_case(case_id: int):
     data = json_body(ReasonIn())
@@ -54,6 +64,9 @@ def return_case(case_id: int):
 
 
 @bp.post("/cases/<int:case_id>/reply")
+@doc(
+    body=ReplyIn, response=StaffCaseOut, errors={403: "not_lead_unit", 404: "case_not_found", 409: "invalid_transition"}
+)
 @unit_staff_required
 def reply_case(case_id: int):
     data = json_body(ReplyIn())
@@ -63,6 +76,12 @@ def reply_case(case_id: int):
 
 
 @bp.post("/cases/<int:case_id>/extension")
+@doc(
+    body=ExtensionIn,
+    response=ExtensionOut,
+    status=201,
+    errors={403: "not_lead_unit", 404: "case_not_found", 409: "invalid_transition extension_pending"},
+)
 @unit_staff_required
 def request_extension(case_id: int):
     """延期申请."""
@@ -73,12 +92,14 @@ def request_extension(case_id: int):
 
 
 @bp.get("/notifications")
+@doc(query=InboxArgs, response=Page(InboxItemOut))
 @unit_staff_required
 def list_notifications():
     return page_of(InboxItemOut(), inbox.listing(current_principal().unit_id, **query_args(InboxArgs())))
 
 
 @bp.post("/notifications/<int:notification_id>/read")
+@doc(response=InboxItemOut, errors={404: "notification_not_found"})
 @unit_staff_required
 def read_notification(notification_id: int):
     notification = inbox.mark_read(notification_id, current_principal().unit_id)

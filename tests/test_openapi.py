@@ -99,7 +99,7 @@ def test_request_schemas_come_from_the_marshmallow_schemas(api):
         "$ref": "#/components/schemas/CitizenReportOut"
     }
     mine = api.get("/api/v1/openapi.json").json["paths"]["/api/v1/reports/mine"]["get"]
-    assert [p["name"] for p in mine["parameters"]] == ["page", "per_page"]
+    assert [p["name"] for p in mine["parameters"]] == ["page", "per_page", "after_id"]
 
 
 def test_every_error_code_of_the_code_is_declared_by_some_operation(api):

@@ -105,7 +105,7 @@ def update_rule(rule_id: int):
 
 
 @bp.delete("/rules/<int:rule_id>")
-@doc(response=None, status=204, errors={404: "rule_not_found"})
+@doc(response=None, status=204, errors={404: "rule_not_found", 409: "in_use"})
 @dispatcher_required
 def delete_rule(rule_id: int):
     rules.delete(rules.get(rule_id), actor())

@@ -18,7 +18,7 @@ LOGIN_TOO_OFTEN = "登录太频繁，请稍后再试"
     body=WeChatLoginIn,
     response=CitizenSessionOut,
     public=True,
-    errors={401: "wechat_login_failed", 503: "wechat_busy wechat_unavailable"},
+    errors={401: "wechat_login_failed", 429: "rate_limited", 503: "wechat_busy wechat_unavailable"},
 )
 @per_ip("CITIZEN_LOGIN_IP_LIMIT", LOGIN_TOO_OFTEN)
 def wechat_login():
@@ -29,7 +29,7 @@ def wechat_login():
 
 
 @bp.post("/dev")
-@doc(body=DevLoginIn, response=CitizenSessionOut, public=True, errors={404: "not_found"})
+@doc(body=DevLoginIn, response=CitizenSessionOut, public=True, errors={404: "not_found", 429: "rate_limited"})
 @per_ip("CITIZEN_LOGIN_IP_LIMIT", LOGIN_TOO_OFTEN)
 def dev_login():
     accounts.require_dev_login()
@@ -43,7 +43,7 @@ def dev_login():
     body=StaffLoginIn,
     response=StaffSessionOut,
     public=True,
-    errors={401: "invalid_credentials", 403: "account_disabled"},
+    errors={401: "invalid_credentials", 403: "account_disabled unit_disabled", 429: "rate_limited account_locked"},
 )
 @per_ip("STAFF_LOGIN_IP_LIMIT", "登录失败次数过多，请稍后再试", only_failures=True)
 def staff_login():

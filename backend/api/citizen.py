@@ -27,7 +27,12 @@ def list_categories():
     body=PHOTO_UPLOAD,
     response=PhotoUploadedOut,
     status=201,
-    errors={400: "bad_request invalid_image empty_file", 413: "file_too_large", 422: "validation_failed"},
+    errors={
+        400: "bad_request invalid_image empty_file",
+        413: "file_too_large",
+        422: "validation_failed",
+        429: "rate_limited upload_quota_exceeded",
+    },
 )
 @writer_required
 @per_account("PHOTO_UPLOAD_LIMIT", "上传图片太频繁，请稍后再试")
@@ -38,7 +43,7 @@ def upload_photo():
 
 
 @bp.post("/reports")
-@doc(body=ReportIn, response=CitizenReportOut, status=201)
+@doc(body=ReportIn, response=CitizenReportOut, status=201, errors={429: "rate_limited"})
 @citizen_required
 @per_account("REPORT_SUBMIT_LIMIT", "提交举报太频繁，请稍后再试")
 def submit_report():

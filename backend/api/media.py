@@ -15,7 +15,7 @@ bp = Blueprint("media", __name__, url_prefix="/media")
     response={"type": "string", "format": "binary"},
     content_type="image/jpeg",
     public=True,
-    errors={404: "not_found link_expired photo_unavailable"},
+    errors={404: "not_found link_expired photo_unavailable", 503: "photo_processing"},
 )
 def photo(photo_id: int, variant: str):
     path = photos.file_for_signed_request(

@@ -27,7 +27,7 @@ ATTRIBUTE = "api_doc"
 ERROR_SCHEMA = "Error"
 JSON = "application/json"
 
-AUTH_CODES = ("unauthorized", "invalid_token", "token_expired", "account_disabled")
+AUTH_CODES = ("unauthorized", "invalid_token", "token_expired", "account_disabled", "unit_disabled")
 HTTP_REASONS = {
     200: "OK",
     201: "Created",

@@ -24,7 +24,7 @@ bp = Blueprint("admin_supervision", __name__, url_prefix="/admin")
 
 
 @bp.get("/supervision")
-@doc(response=SupervisionOut)
+@doc(query=SupervisionArgs, response=SupervisionOut)
 @dispatcher_required
 def supervision_view():
     return SupervisionOut().dump(supervision.overview(**query_args(SupervisionArgs())))

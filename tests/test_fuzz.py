@@ -39,7 +39,13 @@ pytestmark = pytest.mark.fuzz
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 UNIT = "renhe-ecology"  # handles dust in 仁和镇
-ROLE_ACCOUNTS = {"unit_staff": UNIT, "dispatcher": "dispatcher", "admin": "admin", "reward_admin": "finance"}
+ROLE_ACCOUNTS = {
+    "unit_staff": UNIT,
+    "dispatcher": "dispatcher",
+    "admin": "admin",
+    "reward_admin": "finance",
+    "leader": "leader",
+}
 
 
 @dataclass

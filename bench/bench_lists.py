@@ -16,12 +16,11 @@ from datetime import timedelta
 
 from sqlalchemy import event
 
-import config
-from backend import create_app
 from backend.auth import CITIZEN, STAFF, issue_token
 from backend.extensions import db
 from backend.models import Case, CaseStatus, Staff, StaffRole, Unit
 from backend.models.types import LOCAL_TZ, utcnow
+from bench.app import bench_app
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -96,10 +95,7 @@ def main() -> int:
     parser.add_argument("--goal-ms", type=float, default=20.0)
     args = parser.parse_args()
 
-    app = create_app(
-        config.DevelopmentConfig,
-        {"SQLALCHEMY_DATABASE_URI": args.database_url, "SECRET_KEY": "bench-lists", "REDIS_URL": "", "DEBUG": False},
-    )
+    app = bench_app(args.database_url)
     client = app.test_client()
     with app.app_context():
         subjects = _subjects()

@@ -20,13 +20,12 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
-import config
-from backend import create_app
 from backend.extensions import db
 from backend.models import BriefingKind, Case, CaseAssignment, Category, Region, Unit, UnitKind, User
 from backend.services import demo_district
 from backend.services.stats import briefings, figures, ranking
 from backend.services.stats.periods import month_of
+from bench.app import bench_app
 
 CHUNK = 20_000
 
@@ -191,7 +190,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
 
-    app = create_app(config.Config, {"SQLALCHEMY_DATABASE_URI": args.database_url, "REDIS_URL": "unix:///nowhere"})
+    app = bench_app(args.database_url, REDIS_URL="unix:///nowhere")
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     with app.test_request_context():
         if args.generate:

@@ -392,12 +392,12 @@ def _settled(stack: Stack) -> dict:
     from redis import Redis
     from rq.registry import FailedJobRegistry
 
-    from backend import create_app
     from backend.extensions import db
     from backend.models import Case, CaseStatus, JobAttempt, Photo, PhotoStatus, RoutingStatus
+    from bench.app import bench_app
     from workers.queues import ALL_QUEUES
 
-    app = create_app(overrides={"SQLALCHEMY_DATABASE_URI": stack.env["DATABASE_URL"], "REDIS_URL": ""})
+    app = bench_app(stack.env["DATABASE_URL"])
     with app.app_context():
         counts = {
             "cases": db.session.scalar(db.select(db.func.count(Case.id))),

@@ -145,12 +145,10 @@ def main() -> None:
 
     from flask_migrate import upgrade
 
-    import config
-    from backend import create_app
     from backend.extensions import db
+    from bench.app import bench_app
 
-    overrides = {"SQLALCHEMY_DATABASE_URI": args.database_url, "REDIS_URL": "", "SECRET_KEY": "bench", "DEBUG": False}
-    app = create_app(config.DevelopmentConfig, overrides)
+    app = bench_app(args.database_url)
     captured: list[tuple[str, object]] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):

@@ -92,13 +92,12 @@ def _hex(rng: random.Random, chars: int) -> str:
 def generate(database_url: str, cases: int, seed: int, now: datetime, months: int = 12) -> dict:
     from flask_migrate import upgrade
 
-    import config
-    from backend import create_app
     from backend.extensions import db
     from backend.models import Category, RewardRule, Staff, StaffRole, Unit
     from backend.services import demo_district
+    from bench.app import bench_app
 
-    app = create_app(config.DevelopmentConfig, {"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": ""})
+    app = bench_app(database_url)
     counts: dict[str, int] = {}
     started = time.perf_counter()
     with app.app_context():

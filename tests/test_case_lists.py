@@ -87,6 +87,20 @@ def test_keyset_pages_walk_every_case_once_in_offset_order(api, run_jobs, people
     assert api.get(f"{LISTS['citizen']}?after_id=0", people["citizen"]).status_code == 422
 
 
+def test_totals_stop_at_the_count_cap_and_say_so(app, api, run_jobs, people):
+    ids = _submit(api, run_jobs, people["citizen"], 7)
+    app.config["CASE_LIST_COUNT_CAP"] = 5
+    for role, path in LISTS.items():
+        capped = api.get(f"{path}?per_page=3", people[role]).json
+        assert (capped["total"], capped["total_exact"]) == (5, False), role
+        beyond_the_cap = api.get(f"{path}?per_page=3&page=3", people[role]).json
+        assert [item["id"] for item in beyond_the_cap["items"]] == [min(ids)], role
+    app.config["CASE_LIST_COUNT_CAP"] = 7
+    for role, path in LISTS.items():
+        exact = api.get(path, people[role]).json
+        assert (exact["total"], exact["total_exact"]) == (7, True), role
+
+
 def test_unit_list_unions_led_and_co_handled_cases(api, run_jobs):
     citizen = api.login_citizen()
     co_handled = _submit(api, run_jobs, citizen, 1, category="street_vendor", location=RENHE_COMMUNITY)

@@ -60,6 +60,8 @@ class Page:
                 "per_page": {"type": "integer", "minimum": 1},
                 # case lists only: the after_id of the next page (keyset paging), null on the last one
                 "next_after_id": {"type": ["integer", "null"]},
+                # case lists only: false when `total` stopped at the count cap (more cases match)
+                "total_exact": {"type": "boolean"},
             },
             "required": ["items", "total", "page", "per_page"],
         }

@@ -2,6 +2,7 @@
 
 from datetime import date, datetime, time, timedelta
 
+from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from backend.errors import NotFound
@@ -41,17 +42,27 @@ def _page(ids, page: int, per_page: int, after_id: int | None = None) -> dict:
     """One page of the cases whose ids the subquery `ids` selects, newest first.
 
     The page's ids are chosen from `ids` alone (an index scan), then only those cases are loaded.
-    With `after_id` (keyset paging) a deep page costs what the first one does.
+    With `after_id` (keyset paging) a deep page costs what the first one does. The total is counted up to
+    CASE_LIST_COUNT_CAP matches (`total_exact` says whether it stopped there).
     """
     ids = ids.subquery()
-    total = db.session.scalar(db.select(db.func.count()).select_from(ids))
+    cap = current_app.config["CASE_LIST_COUNT_CAP"]
+    counted = db.session.scalar(db.select(db.func.count()).select_from(db.select(ids.c.id).limit(cap + 1).subquery()))
+    total, total_exact = min(counted, cap), counted <= cap
     page_ids = db.select(ids.c.id).order_by(ids.c.id.desc()).limit(per_page)
     page_ids = page_ids.where(ids.c.id < after_id) if after_id else page_ids.offset((page - 1) * per_page)
     wanted = db.session.scalars(page_ids).all()
     query = db.select(Case).where(Case.id.in_(wanted)).options(*_SUMMARY).order_by(Case.id.desc())
     items = db.session.scalars(query).all() if wanted else []
     next_after_id = items[-1].id if len(items) == per_page else None
-    return {"items": items, "total": total, "page": page, "per_page": per_page, "next_after_id": next_after_id}
+    return {
+        "items": items,
+        "total": total,
+        "total_exact": total_exact,
+        "page": page,
+        "per_page": per_page,
+        "next_after_id": next_after_id,
+    }
 
 
 def for_reporter(case_id: int, user_id: int) -> Case:

@@ -268,7 +268,10 @@ class Client:
         with self.lock:
             self.statuses[response.status_code] += 1
             if response.status_code >= 500:
-                self.server_errors.append((sent, time.monotonic(), response.status_code, path))
+                status = response.status_code
+                if status == 503 and "Retry-After" not in response.headers:
+                    status = "503 without Retry-After"
+                self.server_errors.append((sent, time.monotonic(), status, path))
         return response
 
     def _retrying(
@@ -497,6 +500,7 @@ def main() -> int:
             "jobs failed": counts["jobs_failed"],
             "objects over the sweep's attempt cap": counts["over_attempt_cap"],
             "5xx answers outside database outages": len(outside),
+            "non-503 answers during database outages": sum(1 for e in in_outage if e[2] != 503),
             "workers that exited on their own": chaos.unexpected_worker_exits,
         }
         print()

@@ -223,10 +223,10 @@ def _load(cursor, n_cases, seed, now, start, first_user, citizens, categories, h
     paid: dict[str, list[tuple[int, int, int, datetime]]] = {}  # month → (claim, user, amount, paid at)
     hour = timedelta(hours=1)
 
-    def event(case_id, kind, at, actor, staff=None, unit=None, before=None, after=None, note=""):
+    def event(case_id, kind, at, actor, staff=None, unit=None, before=None, after=None, note="", data="{}"):
         nonlocal event_id
         event_id += 1
-        events.add(event_id, case_id, kind, at, actor, staff, unit, before, after, note, "{}")
+        events.add(event_id, case_id, kind, at, actor, staff, unit, before, after, note, data)
         return event_id
 
     for case_id in range(1, n_cases + 1):
@@ -298,11 +298,11 @@ def _load(cursor, n_cases, seed, now, start, first_user, citizens, categories, h
         if accepted:
             event(case_id, "ACCEPTED", accepted, "STAFF", staff_of.get(unit), unit, "DISPATCHED", "PROCESSING")
         if overdue:
-            event(case_id, "OVERDUE", overdue, "SYSTEM", None, unit, None, None, "超期督办")
+            event(case_id, "OVERDUE", overdue, "SYSTEM", None, unit, None, None, "超期督办", f'{{"level": {level}}}')
         if replied:
             event(case_id, "REPLIED", replied, "STAFF", staff_of.get(unit), unit, "PROCESSING", "REPLIED", "已处理")
         if rated:
-            event(case_id, "RATED", rated, "CITIZEN", None, None, None, None, "")
+            event(case_id, "RATED", rated, "CITIZEN", data=f'{{"rating": "{rating.lower()}"}}')
         if closed:
             kind = "REJECTED" if status == "REJECTED" else "CLOSED"
             event(case_id, kind, closed, "STAFF", dispatcher, None, None, status)

@@ -105,26 +105,7 @@ class WorkCalendar:
         A start outside working time counts from the next working period's start; a deadline that uses up a
         period exactly ends at that period's end (12:00, not 13:00).
         """
-        cursor = _aware(start, "start").astimezone(UTC)
-        if not math.isfinite(hours) or hours < 0:
-            raise ValueError(f"working hours must be a finite number ≥ 0, not {hours!r}")
-        remaining = timedelta(hours=hours)
-        day = cursor.astimezone(LOCAL_TZ).date()
-        days_off = 0
-        while True:
-            periods = self._periods_of(day)
-            days_off = 0 if periods else days_off + 1
-            if days_off >= MAX_DAYS_OFF:
-                raise ValueError(f"no working day in the {MAX_DAYS_OFF} days up to {day.isoformat()}")
-            for period_start, period_end in periods:
-                begin = max(period_start, cursor)
-                if begin > period_end:
-                    continue
-                available = period_end - begin
-                if remaining <= available:
-                    return begin + remaining
-                remaining -= available
-            day += timedelta(days=1)
+        return self._walk(_aware(start, "start"), hours, forward=True)
 
     def next_working_moment(self, at: datetime) -> datetime:
         """`at` itself when it falls inside a working period, else the start of the next one."""
@@ -145,28 +126,36 @@ class WorkCalendar:
     def subtract_working_hours(self, end: datetime, hours: float) -> datetime:
         """The latest moment from which `end` is `hours` working hours away. A SQL bound:
         `working_hours_between(t, end) >= hours` exactly when `t <= subtract_working_hours(end, hours)`."""
-        cursor = _aware(end, "end").astimezone(UTC)
+        end = _aware(end, "end")
+        return end.astimezone(UTC) if hours == 0 else self._walk(end, hours, forward=False)
+
+    def _walk(self, origin: datetime, hours: float, forward: bool) -> datetime:
+        """Spend `hours` of working time from `origin`, period by period, forward or backward in time."""
         if not math.isfinite(hours) or hours < 0:
             raise ValueError(f"working hours must be a finite number ≥ 0, not {hours!r}")
-        if hours == 0:
-            return cursor
+        cursor = origin.astimezone(UTC)
         remaining = timedelta(hours=hours)
         day = cursor.astimezone(LOCAL_TZ).date()
+        step = timedelta(days=1 if forward else -1)
         days_off = 0
         while True:
             periods = self._periods_of(day)
             days_off = 0 if periods else days_off + 1
             if days_off >= MAX_DAYS_OFF:
                 raise ValueError(f"no working day in the {MAX_DAYS_OFF} days up to {day.isoformat()}")
-            for period_start, period_end in reversed(periods):
-                finish = min(period_end, cursor)
-                if finish <= period_start:
-                    continue
-                available = finish - period_start
+            for period_start, period_end in periods if forward else reversed(periods):
+                # the part of the period on the far side of the cursor
+                if forward:
+                    begin, finish = max(period_start, cursor), period_end
+                else:
+                    begin, finish = period_start, min(period_end, cursor)
+                available = finish - begin
+                if available < timedelta() or (available == timedelta() and not forward):
+                    continue  # (forward, an empty rest still ends a deadline at the period's end)
                 if remaining <= available:
-                    return finish - remaining
+                    return begin + remaining if forward else finish - remaining
                 remaining -= available
-            day -= timedelta(days=1)
+            day += step
 
     def working_hours_between(self, a: datetime, b: datetime) -> float:
         """Working hours from `a` to `b` (both aware); negative when `b` is before `a`.

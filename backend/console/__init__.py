@@ -28,7 +28,7 @@ bp = Blueprint(
 
 
 def init_console(app: Flask) -> None:
-    from backend.console import security, session  # noqa: F401 - the views register on bp
+    from backend.console import dispatch, filters, maps, security, session, unit  # noqa: F401 - views register on bp
 
     security.init_app(app)
     app.register_blueprint(bp)

@@ -9,7 +9,8 @@ POST-redirect-GET with a flash message.
         return "已签收"
 
 A refused action (409 wrong status, 403, 422 bad input, 429 …) rolls back and comes back to `back` (called with
-the view's own arguments) with the reason flashed; a view may return (message, url) to go elsewhere.
+the view's own arguments: those `back` does not take become a harmless query string) with the reason flashed; a
+view may return (message, url) to go elsewhere.
 """
 
 from functools import wraps
@@ -19,7 +20,7 @@ from marshmallow import Schema, ValidationError
 from sqlalchemy.orm.exc import StaleDataError
 
 from backend.api.common import storable
-from backend.errors import AppError, _in_chinese, _rollback
+from backend.errors import AppError, NotFound, _in_chinese, _rollback
 from backend.extensions import db
 
 FIELD_LABELS = {
@@ -41,6 +42,16 @@ def load_form(schema: Schema, data: dict) -> dict:
 
 def text(name: str) -> str:
     return request.form.get(name, "").strip()
+
+
+def integer(value: str):
+    """A form's number as an int for the API's strict schemas; anything else stays text, which they refuse."""
+    value = value.strip()
+    return int(value) if value.isdigit() and len(value) < 10 else value
+
+
+def integers(name: str) -> list:
+    return [integer(value) for value in request.form.getlist(name) if value.strip()]
 
 
 def _flatten(fields: dict) -> list[str]:
@@ -74,6 +85,8 @@ def form_action(back: str):
             try:
                 result = view(*args, **kwargs)
                 db.session.commit()
+            except NotFound:
+                raise  # not the caller's (another unit's case) or gone: the 404 page, as the API answers 404
             except (AppError, ValidationError, StaleDataError) as error:
                 _rollback()
                 flash(error_message(error), "error")

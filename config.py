@@ -159,6 +159,18 @@ class Config:
     # times the sweep re-creates the job of one object before it gives up and lists it in the health report
     SWEEP_MAX_ATTEMPTS = _env_int("SWEEP_MAX_ATTEMPTS", 10)
 
+    # Staff web console (/console): a session cookie, not a token. HttpOnly and SameSite always; Secure in production.
+    SESSION_COOKIE_NAME = "ssp_console"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    CONSOLE_SESSION_TTL = _env_int("CONSOLE_SESSION_TTL", 12 * 3600)  # seconds after login the session ends
+    # Map tiles for the console's maps, e.g. 天地图 or AMap: "https://host/path/{z}/{x}/{y}.png" (empty: regions and
+    # pins on a blank background, as an intranet without a tile server sees them), and the tiles' coordinate system.
+    CONSOLE_TILE_URL = os.environ.get("CONSOLE_TILE_URL", "")
+    CONSOLE_TILE_COORD = os.environ.get("CONSOLE_TILE_COORD", "gcj02")
+    CONSOLE_TILE_ATTRIBUTION = os.environ.get("CONSOLE_TILE_ATTRIBUTION", "")
+
     @classmethod
     def problems(cls, settings: dict) -> list[str]:
         """Why an app with these settings must not start (empty: it may)."""
@@ -202,6 +214,8 @@ class ProductionConfig(Config):
 
     DEBUG = False
     DEV_LOGIN_ENABLED = False
+    # the console's cookie travels over HTTPS only (terminate TLS in front; BEHIND_PROXY for the scheme)
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
     # No local fallback: a production process must be told where its database is.
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "")
 

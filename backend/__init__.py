@@ -39,6 +39,9 @@ def create_app(config: type[settings.Config] | None = None, overrides: dict | No
     from backend.errors import register_error_handlers
 
     register_blueprints(app)
+    from backend.console import init_console
+
+    init_console(app)
     register_error_handlers(app)
     register_commands(app)
     return app

@@ -258,14 +258,23 @@ def register_error_handlers(app: Flask) -> None:
         unavailable = ServiceUnavailable()
         return _json(unavailable.to_dict(), unavailable.status, unavailable.headers())
 
+    def html_page(status: int, message: str):
+        """A front-end's HTML error page (the staff console registers one for its addresses), or None."""
+        for render in app.extensions.get("html_error_pages", ()):
+            if (page := render(status, message)) is not None:
+                return page
+        return None
+
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
         db.session.rollback()
         code, message = HTTP_CODES.get(error.code or 500, ("http_error", error.description or "请求有误"))
-        return _json({"error": {"code": code, "message": message}}, error.code or 500)
+        status = error.code or 500
+        return html_page(status, message) or _json({"error": {"code": code, "message": message}}, status)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         _rollback()
         log.exception("unhandled error")
-        return _json({"error": {"code": "internal_error", "message": "服务器开小差了，请稍后再试"}}, 500)
+        message = "服务器开小差了，请稍后再试"
+        return html_page(500, message) or _json({"error": {"code": "internal_error", "message": message}}, 500)

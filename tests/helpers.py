@@ -1,6 +1,7 @@
 """Test helpers: images, logins, a report submitted through HTTP."""
 
 import io
+import re
 import threading
 import uuid
 from dataclasses import dataclass
@@ -111,3 +112,42 @@ def concurrently(*calls):
     for thread in threads:
         thread.join()
     return results
+
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class Console:
+    """The staff console through the Flask test client: a browser's cookie jar, forms posted with their CSRF token."""
+
+    client: object
+
+    def csrf(self) -> str:
+        """The session's token, as every form of every page carries it (the login page makes the first one)."""
+        with self.client.session_transaction() as session:
+            token = session.get("csrf_token")
+        if token is None:
+            found = CSRF_INPUT.search(self.client.get("/console/login").get_data(as_text=True))
+            assert found, "no CSRF token on the login page"
+            token = found.group(1)
+        return token
+
+    def login(self, username: str, password: str = DEMO_PASSWORD):
+        return self.client.post(
+            "/console/login", data={"username": username, "password": password, "csrf_token": self.csrf()}
+        )
+
+    def login_ok(self, username: str) -> "Console":
+        response = self.login(username)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return self
+
+    def post(self, path: str, data: dict | None = None, **kwargs):
+        """A form post carrying the session's CSRF token, as the page's form would."""
+        return self.client.post(path, data={"csrf_token": self.csrf(), **(data or {})}, **kwargs)
+
+    def page(self, path: str) -> str:
+        response = self.client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        return response.get_data(as_text=True)

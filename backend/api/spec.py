@@ -259,11 +259,16 @@ def _schema_name(schema) -> str:
     return name
 
 
+# What the document describes: the JSON API and the signed photo links. The staff console (/console) serves HTML
+# pages, not API operations, and stays out of it.
+API_PREFIXES = ("/api/v1", "/media")
+
+
 def undocumented(app: Flask) -> list[str]:
     """Every route and method the generator cannot describe: a view without @doc."""
     missing = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
+        if not rule.rule.startswith(API_PREFIXES):
             continue
         view = app.view_functions[rule.endpoint]
         if not hasattr(view, ATTRIBUTE):
@@ -284,7 +289,7 @@ def build(app: Flask) -> dict:
     paths: dict[str, dict] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         view = app.view_functions[rule.endpoint]
-        if rule.endpoint == "static" or not hasattr(view, ATTRIBUTE):
+        if not rule.rule.startswith(API_PREFIXES) or not hasattr(view, ATTRIBUTE):
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             path, operation = _operation(view, rule, method.lower())

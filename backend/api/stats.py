@@ -1,7 +1,6 @@
 """考核 figures, rankings, 通报 and the case export. Read-only for the leader role; a unit sees its own."""
 
 import json
-from datetime import datetime
 from urllib.parse import quote
 
 from flask import Blueprint, Response
@@ -22,19 +21,12 @@ from backend.schemas.stats import (
     TrendArgs,
     UnitStatsArgs,
 )
-from backend.services.stats import briefings, case_export, figures, periods, ranking
+from backend.services.stats import briefings, case_export, figures, ranking
 
 bp = Blueprint("stats", __name__)
 
 XLSX = briefings.FILE_TYPES["xlsx"]
 DOCX = briefings.FILE_TYPES["docx"]
-
-
-def _scope(args: dict, unit_id: int | None = None) -> tuple[periods.Period, figures.Filters, datetime]:
-    now = utcnow().replace(microsecond=0)
-    period = periods.resolve(args.pop("start"), args.pop("end"), args.pop("period"), args.pop("day"), now)
-    scope = figures.filters(args.pop("category"), args.pop("region"), unit_id)
-    return period, scope, now
 
 
 def _json(result: dict) -> dict:
@@ -49,7 +41,7 @@ def _json(result: dict) -> dict:
 def unit_figures():
     args = query_args(UnitStatsArgs())
     by = args.pop("by")
-    period, scope, now = _scope(args)
+    period, scope, now = figures.scope_of(args)
     return _json(figures.table(period, by, scope, now))
 
 
@@ -57,7 +49,7 @@ def unit_figures():
 @doc(query=StatsArgs, response={"type": "object"}, errors={422: "validation_failed"})
 @stats_reader_required
 def unit_ranking():
-    period, scope, now = _scope(query_args(StatsArgs()))
+    period, scope, now = figures.scope_of(query_args(StatsArgs()))
     return _json(ranking.ranking(period, scope, now))
 
 
@@ -67,7 +59,7 @@ def unit_ranking():
 def daily_trend():
     args = query_args(TrendArgs())
     unit_id = args.pop("unit_id")
-    period, scope, _ = _scope(args, unit_id)
+    period, scope, _ = figures.scope_of(args, unit_id)
     return figures.trend(period, scope)
 
 
@@ -82,7 +74,7 @@ def daily_trend():
 def hotspots():
     args = query_args(HotspotArgs())
     kind = args.pop("kind")
-    period, scope, _ = _scope(args)
+    period, scope, _ = figures.scope_of(args)
     return Response(_geojson(figures.hotspots(period, scope, kind)), mimetype="application/geo+json")
 
 
@@ -94,7 +86,7 @@ def _geojson(document: dict) -> str:
 @doc(query=StatsArgs, response={"type": "object"}, errors={422: "validation_failed"})
 @unit_staff_required
 def own_figures():
-    period, scope, now = _scope(query_args(StatsArgs()))
+    period, scope, now = figures.scope_of(query_args(StatsArgs()))
     return _json(ranking.unit_view(current_principal().unit_id, period, scope, now))
 
 

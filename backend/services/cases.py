@@ -7,9 +7,10 @@ from sqlalchemy.orm import selectinload
 
 from backend.errors import NotFound
 from backend.extensions import db
-from backend.models import Case, CaseEvent, CaseStatus, Category
+from backend.models import HANDLED_BY_UNIT, Case, CaseEvent, CaseStatus, Category
 from backend.models.case import case_co_units
 from backend.models.types import LOCAL_TZ
+from backend.services import deadlines
 
 _FULL = (
     selectinload(Case.category),
@@ -107,6 +108,38 @@ def list_for_unit(
         co_handled = co_handled.where(Case.status == status)
     ids = {"lead": led, "co": co_handled}.get(role) if role else db.union(led, co_handled)
     return _page(ids, page, per_page, after_id)
+
+
+# 超期/督办 first, then 临期, then new (awaiting 签收), then the rest by deadline
+URGENCY_ORDER = {"overdue": 0, "due_soon": 1, "new": 2, "": 3}
+QUEUE_LIMIT = 200
+
+
+def urgency(case: Case, now: datetime, soon_until: datetime) -> str:
+    """How pressing an open case is: "overdue" (past its deadline or under 督办), "due_soon" (临期), "new" (not
+    signed off yet) or ""."""
+    if case.escalation_level >= 1 or deadlines.is_overdue(case, now):
+        return "overdue"
+    if case.status in HANDLED_BY_UNIT and case.deadline_at is not None and case.deadline_at <= soon_until:
+        return "due_soon"
+    return "new" if case.status == CaseStatus.DISPATCHED else ""
+
+
+def unit_queue(unit_id: int, now: datetime, remind_before_hours: float, limit: int = QUEUE_LIMIT) -> list[dict]:
+    """A unit's open cases (led or co-handled, awaiting 签收 or being handled), most urgent first, each with its
+    urgency. The staff console's 我的案件."""
+    soon_until = deadlines.due_soon_until(now, remind_before_hours)
+    query = (
+        db.select(Case)
+        .where(_handled_by(unit_id), Case.status.in_(HANDLED_BY_UNIT))
+        .options(*_SUMMARY)
+        .order_by(Case.deadline_at.is_(None), Case.deadline_at, Case.id)
+        .limit(limit)
+    )
+    items = [{"case": case, "urgency": urgency(case, now, soon_until)} for case in db.session.scalars(query)]
+    far = datetime.max.replace(tzinfo=LOCAL_TZ)
+    items.sort(key=lambda item: (URGENCY_ORDER[item["urgency"]], item["case"].deadline_at or far, item["case"].id))
+    return items
 
 
 def for_dispatcher(case_id: int) -> Case:

@@ -116,3 +116,27 @@ def bounding_box(geometry: dict) -> tuple[float, float, float, float]:
     """(min_lat, min_lng, max_lat, max_lng)."""
     min_lng, min_lat, max_lng, max_lat = shape(geometry).bounds
     return min_lat, min_lng, max_lat, max_lng
+
+
+def convert(lat: float, lng: float, from_coord: str, to_coord: str) -> tuple[float, float]:
+    """A point from one coordinate system to another (the same system: unchanged)."""
+    if from_coord == to_coord:
+        return lat, lng
+    return to_system(*to_wgs84(lat, lng, from_coord), to_coord)
+
+
+def convert_geometry(geometry: dict, from_coord: str, to_coord: str) -> dict:
+    """A GeoJSON Polygon or MultiPolygon with every position converted (positions are [lng, lat])."""
+    if from_coord == to_coord:
+        return geometry
+
+    def position(point: list) -> list:
+        lat, lng = convert(point[1], point[0], from_coord, to_coord)
+        return [round(lng, 7), round(lat, 7)]
+
+    def walk(value):
+        if value and isinstance(value[0], int | float):
+            return position(value)
+        return [walk(item) for item in value]
+
+    return {**geometry, "coordinates": walk(geometry["coordinates"])}

@@ -247,6 +247,16 @@ def export_regions(unit_id: int | None = None) -> dict:
     return {"type": "FeatureCollection", "features": [_feature(region) for region in db.session.scalars(query)]}
 
 
+def for_display(coord: str) -> dict:
+    """Every region as a FeatureCollection in one coordinate system, the map's (its tiles'), for drawing."""
+    collection = export_regions()
+    for feature in collection["features"]:
+        properties = feature["properties"]
+        feature["geometry"] = geo.convert_geometry(feature["geometry"], properties["coord"], coord)
+        properties["coord"] = coord
+    return collection
+
+
 def list_regions(page: int, per_page: int, unit_id: int | None = None) -> dict:
     query = db.select(Region)
     if unit_id is not None:

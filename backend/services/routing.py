@@ -139,17 +139,24 @@ def units_that_returned(case: Case) -> set[int]:
     }
 
 
+def remaining_candidates(case: Case) -> tuple[list[Candidate], str]:
+    """Who routing would pick for the case now, in precedence order, leaving out the units that returned it; and
+    why nobody, when nobody is left (what a dispatcher sees beside a case waiting for manual dispatch)."""
+    found, reason_if_none = candidates(point_of(case), case.category)
+    returned = units_that_returned(case)
+    remaining = [c for c in found if c.unit.id not in returned]
+    if not remaining and found:
+        reason_if_none = "候选单位均已退单，等待人工派遣"
+    return remaining, reason_if_none
+
+
 def route_case(case_id: int) -> Case | None:
     """Idempotent: only a pending case still waiting for routing is routed."""
     case = db.session.get(Case, case_id)
     if case is None or case.status != CaseStatus.PENDING or case.routing_status != RoutingStatus.QUEUED:
         return case
-    found, reason_if_none = candidates(point_of(case), case.category)
-    returned = units_that_returned(case)
-    remaining = [c for c in found if c.unit.id not in returned]
+    remaining, reason_if_none = remaining_candidates(case)
     if not remaining:
-        if found:
-            reason_if_none = "候选单位均已退单，等待人工派遣"
         return workflow.mark_unrouted(case, reason_if_none)
     choice = remaining[0]
     return workflow.route(

@@ -24,6 +24,8 @@ from backend.models import (
     Region,
     Unit,
 )
+from backend.models.types import utcnow
+from backend.services.stats import periods
 from backend.services.stats.periods import Period
 
 A = CaseAssignment
@@ -73,6 +75,14 @@ class Filters:
         if self.unit_id is not None:
             query = query.where(A.unit_id == self.unit_id)
         return query
+
+
+def scope_of(args: dict, unit_id: int | None = None) -> tuple[Period, Filters, datetime]:
+    """The period, filters and "as of" moment of a figures request (StatsArgs, loaded): the API and the console."""
+    now = utcnow().replace(microsecond=0)
+    period = periods.resolve(args.pop("start"), args.pop("end"), args.pop("period"), args.pop("day"), now)
+    scope = filters(args.pop("category"), args.pop("region"), unit_id)
+    return period, scope, now
 
 
 def filters(category: str | None = None, region: str | None = None, unit_id: int | None = None) -> Filters:

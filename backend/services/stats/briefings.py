@@ -242,6 +242,13 @@ def file_of(briefing: Briefing, file_type: str) -> tuple[bytes, str, str]:
     return get_storage().read(key), FILE_TYPES[file_type], name
 
 
+def generate_requested(
+    kind: BriefingKind, day: date | None, start: date | None, end: date | None, now: datetime
+) -> Briefing:
+    """On demand (a dispatcher, the API or the console): (re)build the briefing of the period the request names."""
+    return generate(kind, period_for(kind, day, start, end, now))
+
+
 def period_for(kind: BriefingKind, day: date | None, start: date | None, end: date | None, now: datetime) -> Period:
     """The period an on-demand request names: the month or half-month of `day` (default: the last one
     that ended), or `from`/`to` for a custom briefing."""

@@ -269,8 +269,7 @@ def seed_year(year: int, actor: Actor) -> int:
     """An administrator loads the package's holidays and 调休 days of one year (what `flask seed-calendar --year`
     does), recorded in the audit trail; a year the package does not know is a 422. Returns the rows written."""
     if not package_knows(year):
-        message = f"已安装的 chinesecalendar 没有 {year} 年的放假安排，请逐日设置"
-        raise ValidationFailed(message, fields={"year": [message]})
+        raise ValidationFailed(f"已安装的 chinesecalendar 没有 {year} 年的放假安排，请逐日设置")
     written = seed_from_chinese_calendar([year])
     audit.record(actor, "update", "calendar", None, {"seeded_year": None}, {"seeded_year": year, "rows": written})
     return written

@@ -38,6 +38,8 @@
     var form = document.querySelector(selector);
     if (!form) return;
     map.on("click", function (event) {
+      var coord = form.querySelector("[name=coord]");
+      if (coord && element.getAttribute("data-coord")) coord.value = element.getAttribute("data-coord");
       form.querySelector("[name=lat]").value = event.latlng.lat.toFixed(6);
       form.querySelector("[name=lng]").value = event.latlng.lng.toFixed(6);
       form.submit();

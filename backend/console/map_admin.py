@@ -200,7 +200,7 @@ def map_admin_explain():
             found, reason = routing.explain(**args)
             result = {"candidates": CandidateOut(many=True).dump(found), "reason_if_none": None if found else reason}
             point = {"lat": args["lat"], "lng": args["lng"], "coord": args["coord"]}
-        except ValidationFailed as error:
+        except (ValidationFailed, ValidationError) as error:
             flash(error_message(error), "error")
     pins = [{"location": point, "label": "查询位置"}] if point else []
     return render_template(

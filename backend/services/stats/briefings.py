@@ -23,7 +23,7 @@ from backend.storage import get_storage
 
 KIND_NAMES = {BriefingKind.MONTHLY: "月报", BriefingKind.BIWEEKLY: "半月通报", BriefingKind.CUSTOM: "专项通报"}
 FILE_TYPES = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheetml.sheet",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
 

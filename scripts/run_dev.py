@@ -68,6 +68,12 @@ def main() -> int:
   staff: curl -s -X POST http://{bind}/api/v1/auth/staff -H 'Content-Type: application/json' \\
            -d '{{"username": "dispatcher", "password": "renhe-demo-2026"}}'
     (also admin, and one unit_staff per unit: dahezhonglu, renhe-town, qianjin-town, renhe-enforcement, ...)
+
+  staff web console: http://{bind}/console   (password renhe-demo-2026 for every demo login)
+    dispatcher           调度台: pending queue, verify and close, 督办 board, failed notifications
+    admin                the same desk
+    dahezhonglu          单位工作台 of 大河中路街道 (renhe-town, qianjin-town, renhe-enforcement, renhe-ecology, ...)
+    leader               领导 (read-only)
   Ctrl-C stops everything.
 """,
         flush=True,

@@ -41,9 +41,9 @@ def bars(title: str, rows: list[tuple[str, float | None]], *, percent: bool = Fa
     return _svg(GAP + len(rows) * (BAR_HEIGHT + GAP), title, body)
 
 
-def lines(title: str, days: list[str], series: list[tuple[str, str, list[int]]]) -> Markup:
+def lines(title: str, days: list[str], series: list[tuple[str, str, list[int]]], width: int = 1200) -> Markup:
     """A daily series: x = the days (labels MM-DD, a few of them), one polyline per (name, colour, values)."""
-    height, left, right, top, bottom = 240, 40, WIDTH - 10, 28, 200
+    height, left, right, top, bottom = 240, 40, width - 30, 28, 200
     peak = max([max(values, default=0) for _, _, values in series], default=0) or 1
     step = (right - left) / max(len(days) - 1, 1)
 
@@ -55,7 +55,7 @@ def lines(title: str, days: list[str], series: list[tuple[str, str, list[int]]])
         y = bottom - (bottom - top) * fraction
         body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#e4e9ef"/>')
         body.append(_text(left - 6, y + 4, f"{peak * fraction:g}", "end", GREY))
-    every = max(1, len(days) // 8)
+    every = max(1, len(days) // 15)
     for index, day in enumerate(days):
         if index % every == 0 or index == len(days) - 1:
             body.append(_text(left + index * step, bottom + 16, day[5:], "middle", GREY))
@@ -65,4 +65,4 @@ def lines(title: str, days: list[str], series: list[tuple[str, str, list[int]]])
         x = left + number * 120
         body.append(f'<rect x="{x}" y="6" width="12" height="12" fill="{colour}"/>')
         body.append(_text(x + 16, 16, f"{name}（{sum(values)}）"))
-    return _svg(height, title, body)
+    return _svg(height, title, body, width)

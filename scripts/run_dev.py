@@ -73,7 +73,9 @@ def main() -> int:
     dispatcher           调度台: pending queue, verify and close, 督办 board, failed notifications
     admin                the same desk
     dahezhonglu          单位工作台 of 大河中路街道 (renhe-town, qianjin-town, renhe-enforcement, renhe-ecology, ...)
-    leader               领导 (read-only)
+    leader               领导 (read-only): 数据看板, 热点地图, 通报 downloads
+    reward               奖励管理员: 奖励申领 (approve/reject, bulk), 支付批次
+    dispatcher, admin    also 责任地图 (regions, GeoJSON import, rules, who gets a point) and 工作日历
   Ctrl-C stops everything.
 """,
         flush=True,

@@ -1,8 +1,9 @@
 """Small helpers every blueprint uses: parse input, build the actor."""
 
 import re
+from urllib.parse import quote
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from marshmallow import EXCLUDE, Schema
 
 from backend.auth import Principal, current_principal
@@ -102,6 +103,12 @@ def json_body(schema: Schema) -> dict:
         body = request.get_json(silent=True)
     except RecursionError:  # nested too deep even for the parser
         raise _not_json() from None
+    return load_json(body, schema)
+
+
+def load_json(body, schema: Schema) -> dict:
+    """A parsed JSON document through an input schema, by the rules of every JSON body (also a file the staff
+    console uploads, such as a GeoJSON import)."""
     if not isinstance(body, dict):
         raise _not_json()
     return _checked(schema.load(storable(body)), _out_of_range)
@@ -120,6 +127,13 @@ def query_args(schema: Schema) -> dict:
     present = {key: value for key, value in request.args.items() if value.strip() and key in known}
     _checked(present, _unstorable)
     return _checked(schema.load(present, unknown=EXCLUDE), _out_of_range)
+
+
+def download(body: bytes | str, mimetype: str, name: str) -> Response:
+    """A file to save: an ASCII fallback name and the real (Chinese) one (RFC 6266)."""
+    ascii_name = "download." + name.rsplit(".", 1)[-1]
+    disposition = f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(name)}"
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": disposition})
 
 
 def header_text(name: str, max_length: int) -> str | None:

@@ -1,11 +1,10 @@
 """考核 figures, rankings, 通报 and the case export. Read-only for the leader role; a unit sees its own."""
 
 import json
-from urllib.parse import quote
 
 from flask import Blueprint, Response
 
-from backend.api.common import json_body, query_args
+from backend.api.common import download, json_body, query_args
 from backend.api.spec import Page, doc
 from backend.auth import current_principal, dispatcher_required, stats_reader_required, unit_staff_required
 from backend.extensions import db
@@ -103,8 +102,7 @@ def list_briefings():
 def generate_briefing():
     """On demand: (re)build the briefing of a period now."""
     data = json_body(BriefingIn())
-    period = briefings.period_for(data["kind"], data["day"], data["start"], data["end"], utcnow())
-    briefing = briefings.generate(data["kind"], period)
+    briefing = briefings.generate_requested(data["kind"], data["day"], data["start"], data["end"], utcnow())
     db.session.commit()
     return BriefingOut().dump(briefing), 201
 
@@ -120,20 +118,14 @@ def get_briefing(briefing_id: int):
 @doc(response={"type": "string"}, content_type=XLSX, errors={404: "briefing_not_found"})
 @stats_reader_required
 def download_briefing_xlsx(briefing_id: int):
-    return _download(*briefings.file_of(briefings.get(briefing_id), "xlsx"))
+    return download(*briefings.file_of(briefings.get(briefing_id), "xlsx"))
 
 
 @bp.get("/admin/briefings/<int:briefing_id>/docx")
 @doc(response={"type": "string"}, content_type=DOCX, errors={404: "briefing_not_found"})
 @stats_reader_required
 def download_briefing_docx(briefing_id: int):
-    return _download(*briefings.file_of(briefings.get(briefing_id), "docx"))
-
-
-def _download(body: bytes | str, mimetype: str, name: str) -> Response:
-    ascii_name = "download." + name.rsplit(".", 1)[-1]
-    disposition = f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(name)}"
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": disposition})
+    return download(*briefings.file_of(briefings.get(briefing_id), "docx"))
 
 
 @bp.get("/admin/cases/export.csv")
@@ -141,7 +133,7 @@ def _download(body: bytes | str, mimetype: str, name: str) -> Response:
 @stats_reader_required
 def export_cases_csv():
     body = case_export.as_csv(**query_args(CaseExportArgs()))
-    return _download(body, "text/csv", "cases.csv")
+    return download(body, "text/csv", "cases.csv")
 
 
 @bp.get("/admin/cases/export.xlsx")
@@ -149,4 +141,4 @@ def export_cases_csv():
 @stats_reader_required
 def export_cases_xlsx():
     body = case_export.as_xlsx(**query_args(CaseExportArgs()))
-    return _download(body, briefings.FILE_TYPES["xlsx"], "cases.xlsx")
+    return download(body, briefings.FILE_TYPES["xlsx"], "cases.xlsx")

@@ -13,6 +13,10 @@ Layout of the package:
     unit.py       单位工作台: queue, case page, accept/return/reply/extension, figures
     dispatch.py   调度台: pending queue, dispatch, reject, verify, supervision board, failed notifications
     maps.py       regions for the maps, converted to the tiles' coordinate system
+    leader.py     数据看板 (figures, SVG charts from charts.py, ranking), 热点地图, 通报 downloads, case export
+    rewards.py    有奖举报: claims with evidence and signals, decisions one by one or in bulk, payout batches
+    map_admin.py  责任地图: units tree, regions on the map and GeoJSON import, routing rules, "who gets this point"
+    workdays.py   工作日历: the year's holidays and 调休 days, seeded from chinese_calendar
 """
 
 from flask import Blueprint, Flask
@@ -28,7 +32,18 @@ bp = Blueprint(
 
 
 def init_console(app: Flask) -> None:
-    from backend.console import dispatch, filters, maps, security, session, unit  # noqa: F401 - views register on bp
+    from backend.console import (  # noqa: F401 - the views register on bp
+        dispatch,
+        filters,
+        leader,
+        map_admin,
+        maps,
+        rewards,
+        security,
+        session,
+        unit,
+        workdays,
+    )
 
     security.init_app(app)
     app.register_blueprint(bp)

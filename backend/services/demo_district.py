@@ -153,10 +153,11 @@ def load() -> dict:
 
 
 def create_demo_staff() -> list[tuple[str, str, str]]:
-    """Demo logins: an admin, a dispatcher, a read-only leader and one unit_staff per unit (username = unit
-    code)."""
+    """Demo logins: an admin, a dispatcher, a read-only leader, a reward administrator and one unit_staff per unit
+    (username = unit code)."""
     wanted = [("admin", StaffRole.ADMIN, None), ("dispatcher", StaffRole.DISPATCHER, None)]
     wanted += [("leader", StaffRole.LEADER, None)]
+    wanted += [("reward", StaffRole.REWARD_ADMIN, None)]  # 有奖举报: claims and payouts
     wanted += [(code, StaffRole.UNIT_STAFF, code) for code, *_ in DEPARTMENTS + TERRITORIES + NEIGHBOURHOODS]
     created = []
     for username, role, unit_code in wanted:

@@ -249,7 +249,12 @@ def export_regions(unit_id: int | None = None) -> dict:
 
 def for_display(coord: str) -> dict:
     """Every region as a FeatureCollection in one coordinate system, the map's (its tiles'), for drawing."""
-    collection = export_regions()
+    return in_coord(export_regions(), coord)
+
+
+def in_coord(collection: dict, coord: str) -> dict:
+    """A FeatureCollection of regions (each feature naming its `coord`, as the export and the hotspots do) with
+    every geometry converted to one coordinate system, for drawing on the map's tiles."""
     for feature in collection["features"]:
         properties = feature["properties"]
         feature["geometry"] = geo.convert_geometry(feature["geometry"], properties["coord"], coord)

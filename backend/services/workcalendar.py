@@ -17,6 +17,7 @@ from typing import Any
 
 import chinese_calendar
 
+from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.models import CalendarDay
 from backend.models.types import LOCAL_TZ, utcnow
@@ -250,6 +251,16 @@ def seed_from_chinese_calendar(years: Iterable[int]) -> int:
                 row.is_workday, row.name = is_workday, name
                 written += 1
     db.session.flush()
+    return written
+
+
+def seed_year(year: int, actor: Actor) -> int:
+    """An administrator loads the package's holidays and 调休 days of one year (what `flask seed-calendar --year`
+    does), recorded in the audit trail; a year the package does not know is a 422. Returns the rows written."""
+    if not package_knows(year):
+        raise ValidationFailed(f"已安装的 chinesecalendar 没有 {year} 年的放假安排，请逐日设置")
+    written = seed_from_chinese_calendar([year])
+    audit.record(actor, "update", "calendar", None, {"seeded_year": None}, {"seeded_year": year, "rows": written})
     return written
 
 

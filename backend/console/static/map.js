@@ -8,6 +8,8 @@
   function draw(element) {
     var pins = JSON.parse(element.getAttribute("data-pins") || "[]");
     var map = L.map(element, { zoomControl: true, attributionControl: true });
+    // pages that do more with their map (admin_map.js: hotspots, picking a point) listen for this
+    element.dispatchEvent(new CustomEvent("console:map", { bubbles: true, detail: map }));
     var tiles = element.getAttribute("data-tiles");
     if (tiles) {
       L.tileLayer(tiles, {

@@ -23,7 +23,7 @@ from backend.storage import get_storage
 
 KIND_NAMES = {BriefingKind.MONTHLY: "月报", BriefingKind.BIWEEKLY: "半月通报", BriefingKind.CUSTOM: "专项通报"}
 FILE_TYPES = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheetml.sheet",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
 
@@ -240,6 +240,13 @@ def file_of(briefing: Briefing, file_type: str) -> tuple[bytes, str, str]:
     key = briefing.xlsx_key if file_type == "xlsx" else briefing.docx_key
     name = f"{briefing.title}.{file_type}"
     return get_storage().read(key), FILE_TYPES[file_type], name
+
+
+def generate_requested(
+    kind: BriefingKind, day: date | None, start: date | None, end: date | None, now: datetime
+) -> Briefing:
+    """On demand (a dispatcher, the API or the console): (re)build the briefing of the period the request names."""
+    return generate(kind, period_for(kind, day, start, end, now))
 
 
 def period_for(kind: BriefingKind, day: date | None, start: date | None, end: date | None, now: datetime) -> Period:

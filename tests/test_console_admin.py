@@ -111,7 +111,11 @@ def test_each_page_opens_for_its_roles_only_and_never_shows_the_reporter(app, ap
     api.post(f"/api/v1/reward-admin/claims/{claims[0]}/approve", finance, json={})
     batch = api.post("/api/v1/reward-admin/payouts", finance, json={"method": "offline", "claim_ids": [claims[0]]})
     api.post("/api/v1/admin/briefings", api.login_staff("dispatcher"), json={"kind": "monthly"})
-    pages = _pages(claims[1], batch.json["id"], 1)
+    with app.app_context():
+        from backend.models import RoutingRule
+
+        any_rule = db.session.scalar(db.select(db.func.min(RoutingRule.id)))
+    pages = _pages(claims[1], batch.json["id"], any_rule)
     anonymous = console_of(app)
     for path in pages:
         response = anonymous.client.get(path)

@@ -113,10 +113,10 @@ class Config:
     WECHATPAY_NOTIFY_URL = os.environ.get("WECHATPAY_NOTIFY_URL", "")
     PAYOUT_POLL_INTERVAL_SECONDS = _env_int("PAYOUT_POLL_INTERVAL_SECONDS", 600)
 
-    # Case lists count their matches up to this many and then answer `"total": cap, "total_exact": false`,
-    # so a page costs the same at a million cases as at a thousand (an exact count of 900,000 closed cases
-    # reads 900,000 index entries on every page view).
-    CASE_LIST_COUNT_CAP = _env_int("CASE_LIST_COUNT_CAP", 10_000)
+    # Paged lists count their matches up to this many and then answer `"total": cap, "total_exact": false`,
+    # so a page costs the same at a million rows as at a thousand (an exact count of 900,000 closed cases, or
+    # of a unit's 70,000 notifications, reads every one of their index entries on every page view).
+    LIST_COUNT_CAP = _env_int("LIST_COUNT_CAP", 10_000)
 
     # Abuse and resource limits (OWASP API4). Rates in Flask-Limiter's notation ("N per minute; M per day"),
     # counted in Redis (REDIS_URL) so every gunicorn worker and host shares them; a breach answers 429.

@@ -89,16 +89,27 @@ def test_keyset_pages_walk_every_case_once_in_offset_order(api, run_jobs, people
 
 def test_totals_stop_at_the_count_cap_and_say_so(app, api, run_jobs, people):
     ids = _submit(api, run_jobs, people["citizen"], 7)
-    app.config["CASE_LIST_COUNT_CAP"] = 5
+    app.config["LIST_COUNT_CAP"] = 5
     for role, path in LISTS.items():
         capped = api.get(f"{path}?per_page=3", people[role]).json
         assert (capped["total"], capped["total_exact"]) == (5, False), role
         beyond_the_cap = api.get(f"{path}?per_page=3&page=3", people[role]).json
         assert [item["id"] for item in beyond_the_cap["items"]] == [min(ids)], role
-    app.config["CASE_LIST_COUNT_CAP"] = 7
+    app.config["LIST_COUNT_CAP"] = 7
     for role, path in LISTS.items():
         exact = api.get(path, people[role]).json
         assert (exact["total"], exact["total_exact"]) == (7, True), role
+
+
+def test_every_paged_list_caps_its_count(app, api, run_jobs, people):
+    _submit(api, run_jobs, people["citizen"], 3)  # three dispatches: three notifications in the unit's inbox
+    inbox = "/api/v1/unit/notifications?per_page=1"
+    exact = api.get(inbox, people["unit"]).json
+    assert (exact["total"], exact["total_exact"]) == (3, True)
+    app.config["LIST_COUNT_CAP"] = 2
+    capped = api.get(inbox, people["unit"]).json
+    assert (capped["total"], capped["total_exact"], len(capped["items"])) == (2, False, 1)
+    assert len(api.get(f"{inbox}&page=3", people["unit"]).json["items"]) == 1
 
 
 def test_unit_list_unions_led_and_co_handled_cases(api, run_jobs):

@@ -60,10 +60,10 @@ class Page:
                 "per_page": {"type": "integer", "minimum": 1},
                 # case lists only: the after_id of the next page (keyset paging), null on the last one
                 "next_after_id": {"type": ["integer", "null"]},
-                # case lists only: false when `total` stopped at the count cap (more cases match)
+                # false when `total` stopped at the count cap (more items match)
                 "total_exact": {"type": "boolean"},
             },
-            "required": ["items", "total", "page", "per_page"],
+            "required": ["items", "total", "total_exact", "page", "per_page"],
         }
 
 

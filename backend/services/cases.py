@@ -45,11 +45,11 @@ def _page(branches, page: int, per_page: int, after_id: int | None = None) -> di
 
     Each branch gives its newest ids from an index read backwards (so it needs an index ending in the id), the
     page is the newest of those, and only its cases are loaded. With `after_id` (keyset paging) a deep page costs
-    what the first one does. The total is counted up to CASE_LIST_COUNT_CAP matches (`total_exact` says whether
+    what the first one does. The total is counted up to LIST_COUNT_CAP matches (`total_exact` says whether
     it stopped there).
     """
     branches = [branch.subquery() for branch in branches]
-    cap = current_app.config["CASE_LIST_COUNT_CAP"]
+    cap = current_app.config["LIST_COUNT_CAP"]
     first_matches = [db.select(b.c.id).limit(cap + 1).subquery() for b in branches]
     counted = db.session.scalar(
         db.select(db.func.count()).select_from(db.union_all(*(db.select(m.c.id) for m in first_matches)).subquery())

@@ -21,18 +21,30 @@ def register_commands(app: Flask) -> None:
 
     @app.cli.command("seed-demo")
     @click.option("--with-staff", is_flag=True, help="Also create demo staff logins (password printed).")
-    def seed_demo(with_staff: bool) -> None:
-        """Load the demo district 攀州市仁和区 (units, categories, regions, routing)."""
+    @click.option(
+        "--with-cases", is_flag=True, help="Also a demo citizen's reports in every state (needs --with-staff)."
+    )
+    def seed_demo(with_staff: bool, with_cases: bool) -> None:
+        """Load the demo district 攀州市仁和区 (units, categories, regions, routing, reward rules)."""
+        if with_cases and not with_staff:
+            raise click.UsageError("--with-cases needs --with-staff: the demo staff handle the demo reports")
         counts = demo_district.load()
         this_year = datetime.now(LOCAL_TZ).year
         calendar_rows = workcalendar.seed_from_chinese_calendar([this_year - 1, this_year, this_year + 1])
+        reward_rules = demo_district.create_demo_reward_rules()
         staff = demo_district.create_demo_staff() if with_staff else []
+        cases = 0
+        if with_cases:
+            with app.test_request_context():  # the work calendar is cached per request
+                cases = demo_district.create_demo_cases()
         db.session.commit()
         click.echo(f"working calendar: {calendar_rows} holiday/调休 days written from chinese_calendar")
         click.echo(
             f"demo district loaded: {counts['units']} units, {counts['regions']} regions, "
-            f"{counts['categories']} categories"
+            f"{counts['categories']} categories, {reward_rules} new reward rules"
         )
+        if with_cases:
+            click.echo(f"demo reports: {cases} new (a demo citizen's, one in each state)")
         for username, role, unit in staff:
             click.echo(f"  staff {username:<20} role {role:<11} {unit}")
         if staff:

@@ -1,5 +1,5 @@
-"""Operator commands: `seed-demo`, `create-staff`, `stats-rebuild`, `import-regions`, `export-regions` (and
-Flask-Migrate's `db`)."""
+"""Operator commands: `seed-demo`, `create-staff`, `reset-staff-password`, `set-staff-active`, `stats-rebuild`,
+`import-regions`, `export-regions` (and Flask-Migrate's `db`)."""
 
 from datetime import datetime
 
@@ -8,11 +8,12 @@ from flask import Flask
 
 from backend.cli_calendar import register_calendar_commands
 from backend.cli_regions import register_region_commands
-from backend.errors import ValidationFailed
+from backend.errors import AppError, ValidationFailed
 from backend.extensions import db
 from backend.models import StaffRole
 from backend.models.types import LOCAL_TZ
 from backend.services import accounts, demo_district, workcalendar
+from backend.services.actors import Actor
 
 
 def register_commands(app: Flask) -> None:
@@ -63,6 +64,32 @@ def register_commands(app: Flask) -> None:
             raise click.ClickException(exc.message) from exc
         db.session.commit()
         click.echo(f"created staff {staff.username} (id {staff.id}, role {staff.role.value})")
+
+    @app.cli.command("reset-staff-password")
+    @click.argument("username")
+    @click.option("--password", required=True, help="At least 8 characters.")
+    def reset_staff_password(username: str, password: str) -> None:
+        """Set a staff account's password: its console sessions and API tokens end, its lock-out is lifted."""
+        try:
+            staff = accounts.reset_password(accounts.find_staff(username), password, Actor.system())
+        except AppError as exc:
+            raise click.ClickException(
+                exc.message + "".join(f" {m}" for ms in (exc.fields or {}).values() for m in ms)
+            ) from exc
+        db.session.commit()
+        click.echo(f"password of {staff.username} reset; every session and token of the account has ended")
+
+    @app.cli.command("set-staff-active")
+    @click.argument("username")
+    @click.option("--active/--inactive", required=True, help="--inactive ends the account's sessions and tokens.")
+    def set_staff_active(username: str, active: bool) -> None:
+        """停用 / 启用 a staff account."""
+        try:
+            staff = accounts.set_active(accounts.find_staff(username), active, Actor.system())
+        except AppError as exc:
+            raise click.ClickException(exc.message) from exc
+        db.session.commit()
+        click.echo(f"{staff.username} is {'active' if staff.active else 'inactive'}")
 
     @app.cli.command("stats-rebuild")
     def stats_rebuild() -> None:

@@ -38,6 +38,9 @@ FIELD_LABELS = {
     "ends_on": "结束日期",
     "daily_cap_fen": "每日上限",
     "monthly_cap_fen": "每月上限",
+    "current_password": "当前密码",
+    "new_password": "新密码",
+    "password": "新密码",
 }
 
 

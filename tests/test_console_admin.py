@@ -447,7 +447,12 @@ def test_geojson_import_shows_each_bad_feature_and_writes_nothing(app):
     table = re.search(r'<section class="card" id="import-errors">.*?</section>', html, re.S).group(0)
     rows = re.findall(r"<tr><td[^>]*>(.*?)</td><td[^>]*>(.*?)</td><td[^>]*>(.*?)</td></tr>", table)
     assert [(number, code) for number, code, _ in rows] == [("第 1 个", "g-1"), ("第 2 个", "g-2"), ("第 3 个", "g-3")]
-    assert "unit_code" in rows[0][2] and "no such unit" in rows[1][2] and "geometry" in rows[2][2]
+    # in Chinese (the API keeps its English sentences)
+    assert [problem for _, _, problem in rows] == [
+        "缺少属性 unit_code",
+        "单位编码 no-such-unit 不存在",
+        "要素没有几何图形 geometry",
+    ]
     assert "g-3" not in admin.page("/console/map-admin/regions").split('id="regions"')[1]
 
     assert "不是有效的 JSON" in _upload(admin, b"{oops").get_data(as_text=True)
@@ -464,6 +469,43 @@ def test_geojson_import_shows_each_bad_feature_and_writes_nothing(app):
     done = _upload(admin, good)
     assert done.status_code == 200 and "新增 1" in " ".join(flashes(done.get_data(as_text=True)))
     assert "九号网格" in admin.page("/console/map-admin/regions")
+
+
+# the import's English sentences (GeoJSON's own terms, capitalised, and quoted values may stay)
+ENGLISH = re.compile(r"\b(?:the|must|not|is|are|no|missing|invalid|feature|more|says|differs|malformed|ring)\b")
+
+
+def test_every_import_problem_reads_in_chinese(app):
+    """Each sentence the import can write (those tests/test_regions_import.py provokes) has its Chinese."""
+    from backend.console.import_errors import in_chinese
+    from backend.console.map_admin import FEATURE_ERROR
+    from backend.errors import ValidationFailed
+    from backend.models import Unit
+    from backend.services import regions
+    from backend.services.actors import Actor
+    from tests.test_regions_import import BROKEN_COLLECTIONS, BROKEN_FEATURES, collection, feature
+
+    attempts = [(collection(feature("good"), broken), None) for broken, _ in BROKEN_FEATURES.values()]
+    attempts += [(body, query.partition("=")[2] or None) for body, query, _ in BROKEN_COLLECTIONS.values()]
+    attempts.append((collection(*[feature(f"g{i}", unit_code="nowhere") for i in range(101)]), None))
+    problems = []
+    with app.app_context():
+        db.session.scalar(db.select(Unit).where(Unit.code == "renhe-police")).active = False
+        for body, coord in attempts:
+            with pytest.raises(ValidationFailed) as refused:
+                regions.import_regions(body, coord, Actor.system())
+            problems += refused.value.fields["features"]
+        db.session.rollback()
+    assert len(problems) >= len(attempts)
+    for problem in problems:
+        found = FEATURE_ERROR.match(problem)
+        text = found.group(3) if found else problem
+        chinese = in_chinese(text)
+        assert chinese != text and re.search(r"[\u4e00-\u9fff]", chinese), problem
+        assert not ENGLISH.search(chinese), (problem, chinese)
+    assert (
+        in_chinese("invalid geometry: Self-intersection[101.705 26.505]") == "几何图形无效：边界自相交[101.705 26.505]"
+    )
 
 
 def _rule_ids(console: Console) -> list[int]:

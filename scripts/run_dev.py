@@ -76,6 +76,8 @@ def main() -> int:
     leader               领导 (read-only): 数据看板, 热点地图, 通报 downloads
     reward               奖励管理员: 奖励申领 (approve/reject, bulk), 支付批次, 奖励规则
     dispatcher, admin    also 责任地图 (regions, GeoJSON import, rules, who gets a point) and 工作日历
+    admin                also 账号管理 (reset a password, deactivate, unlock); everyone: 修改密码
+  demo reports (once): one to dispatch, one for dahezhonglu to sign off, one to verify, one reward claim
   Ctrl-C stops everything.
 """,
         flush=True,

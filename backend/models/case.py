@@ -17,7 +17,9 @@ case_co_units = Table(
     "case_co_units",
     db.metadata,
     Column("case_id", ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
-    Column("unit_id", ForeignKey("units.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("unit_id", ForeignKey("units.id", ondelete="CASCADE"), primary_key=True),
+    # a unit's co-handled cases, newest first
+    Index("ix_case_co_units_unit_case", "unit_id", "case_id"),
 )
 
 
@@ -55,8 +57,11 @@ class Case(db.Model):
     __table_args__ = (
         UniqueConstraint("reporter_id", "idempotency_key", name="uq_cases_reporter_idempotency_key"),
         Index("ix_cases_status_routing", "status", "routing_status"),
-        # list filters, newest first: a unit's cases (by status), a category's, those waiting for review
+        # list filters, newest first: a unit's cases (all, by status), by status, a category's, those waiting
+        # for review
+        Index("ix_cases_unit_recent", "unit_id", "id"),
         Index("ix_cases_unit_status", "unit_id", "status", "id"),
+        Index("ix_cases_status_recent", "status", "id"),
         Index("ix_cases_category", "category_id", "id"),
         Index(
             "ix_cases_needs_review",
@@ -99,7 +104,7 @@ class Case(db.Model):
     address: Mapped[str] = mapped_column(String(255), default="")
 
     status: Mapped[CaseStatus] = mapped_column(
-        Enum(CaseStatus, native_enum=False, length=16), default=CaseStatus.PENDING, index=True
+        Enum(CaseStatus, native_enum=False, length=16), default=CaseStatus.PENDING
     )
     routing_status: Mapped[RoutingStatus] = mapped_column(
         Enum(RoutingStatus, native_enum=False, length=16), default=RoutingStatus.QUEUED

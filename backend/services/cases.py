@@ -39,20 +39,32 @@ def _one(query) -> Case:
     return case
 
 
-def _page(ids, page: int, per_page: int, after_id: int | None = None) -> dict:
-    """One page of the cases whose ids the subquery `ids` selects, newest first.
+def _page(branches, page: int, per_page: int, after_id: int | None = None) -> dict:
+    """One page of the cases whose ids the selects in `branches` pick (disjoint sets, one id column each),
+    newest first.
 
-    The page's ids are chosen from `ids` alone (an index scan), then only those cases are loaded.
-    With `after_id` (keyset paging) a deep page costs what the first one does. The total is counted up to
-    CASE_LIST_COUNT_CAP matches (`total_exact` says whether it stopped there).
+    Each branch gives its newest ids from an index read backwards (so it needs an index ending in the id), the
+    page is the newest of those, and only its cases are loaded. With `after_id` (keyset paging) a deep page costs
+    what the first one does. The total is counted up to CASE_LIST_COUNT_CAP matches (`total_exact` says whether
+    it stopped there).
     """
-    ids = ids.subquery()
+    branches = [branch.subquery() for branch in branches]
     cap = current_app.config["CASE_LIST_COUNT_CAP"]
-    counted = db.session.scalar(db.select(db.func.count()).select_from(db.select(ids.c.id).limit(cap + 1).subquery()))
+    first_matches = [db.select(b.c.id).limit(cap + 1).subquery() for b in branches]
+    counted = db.session.scalar(
+        db.select(db.func.count()).select_from(db.union_all(*(db.select(m.c.id) for m in first_matches)).subquery())
+    )
     total, total_exact = min(counted, cap), counted <= cap
-    page_ids = db.select(ids.c.id).order_by(ids.c.id.desc()).limit(per_page)
-    page_ids = page_ids.where(ids.c.id < after_id) if after_id else page_ids.offset((page - 1) * per_page)
-    wanted = db.session.scalars(page_ids).all()
+    offset = 0 if after_id else (page - 1) * per_page
+
+    def newest(branch):
+        ids = db.select(branch.c.id).where(branch.c.id < after_id) if after_id else db.select(branch.c.id)
+        return ids.order_by(branch.c.id.desc()).limit(offset + per_page).subquery()
+
+    merged = db.union_all(*(db.select(top.c.id) for top in map(newest, branches))).subquery()
+    wanted = db.session.scalars(
+        db.select(merged.c.id).order_by(merged.c.id.desc()).offset(offset).limit(per_page)
+    ).all()
     query = db.select(Case).where(Case.id.in_(wanted)).options(*_SUMMARY).order_by(Case.id.desc())
     items = db.session.scalars(query).all() if wanted else []
     next_after_id = items[-1].id if len(items) == per_page else None
@@ -71,7 +83,7 @@ def for_reporter(case_id: int, user_id: int) -> Case:
 
 
 def list_for_reporter(user_id: int, page: int, per_page: int, after_id: int | None = None) -> dict:
-    return _page(db.select(Case.id).where(Case.reporter_id == user_id), page, per_page, after_id)
+    return _page([db.select(Case.id).where(Case.reporter_id == user_id)], page, per_page, after_id)
 
 
 def _handled_by(unit_id: int, role: str | None = None):
@@ -96,18 +108,15 @@ def list_for_unit(
     role: str | None = None,
     after_id: int | None = None,
 ) -> dict:
-    # Led and co-handled cases as a UNION of two index scans: an OR across the two would scan every case.
+    # Led and co-handled cases as two branches, each an index scan (an OR across the two would scan every case).
+    # They never overlap: a case's lead unit is never among its co-units (workflow._assign).
     led = db.select(Case.id).where(Case.unit_id == unit_id)
-    co_handled = (
-        db.select(case_co_units.c.case_id.label("id"))
-        .join(Case, Case.id == case_co_units.c.case_id)
-        .where(case_co_units.c.unit_id == unit_id)
-    )
+    co_handled = db.select(case_co_units.c.case_id.label("id")).where(case_co_units.c.unit_id == unit_id)
     if status is not None:
         led = led.where(Case.status == status)
-        co_handled = co_handled.where(Case.status == status)
-    ids = {"lead": led, "co": co_handled}.get(role) if role else db.union(led, co_handled)
-    return _page(ids, page, per_page, after_id)
+        co_handled = co_handled.join(Case, Case.id == case_co_units.c.case_id).where(Case.status == status)
+    branches = {"lead": [led], "co": [co_handled]}.get(role, [led, co_handled])
+    return _page(branches, page, per_page, after_id)
 
 
 # 超期/督办 first, then 临期, then new (awaiting 签收), then the rest by deadline
@@ -151,7 +160,7 @@ def _local_day_start(day: date) -> datetime:
 
 
 def list_for_dispatcher(page: int, per_page: int, after_id: int | None = None, **filters) -> dict:
-    return _page(dispatcher_filter(db.select(Case.id), **filters), page, per_page, after_id)
+    return _page([dispatcher_filter(db.select(Case.id), **filters)], page, per_page, after_id)
 
 
 def dispatcher_filter(

@@ -115,14 +115,10 @@ def signed_url(photo: Photo, variant: str) -> str:
     ttl = current_app.config["PHOTO_URL_TTL"]
     # Expiry rounded to the hour so repeated reads give the same URL and the client can cache it.
     expires = (int(time.time()) // 3600 + 1) * 3600 + ttl
-    return url_for(
-        "media.photo",
-        photo_id=photo.id,
-        variant=variant,
-        expires=expires,
-        sig=_signature(photo.id, variant, expires),
-        _external=True,
-    )
+    # The query string is written here, not by url_for: both values are URL-safe, and a list of 50 cases signs
+    # about 100 URLs per request.
+    path = url_for("media.photo", photo_id=photo.id, variant=variant, _external=True)
+    return f"{path}?expires={expires}&sig={_signature(photo.id, variant, expires)}"
 
 
 def file_for_signed_request(photo_id: int, variant: str, expires: str, sig: str) -> str:

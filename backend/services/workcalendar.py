@@ -75,6 +75,7 @@ class WorkCalendar:
             raise ValueError("a working day needs at least one working period")
         self.exceptions = dict(exceptions)
         self.periods = list(periods)
+        self._periods_by_day: dict[date, list[tuple[datetime, datetime]]] = {}
 
     @property
     def workday_hours(self) -> float:
@@ -89,16 +90,22 @@ class WorkCalendar:
         return self.exceptions.get(day, weekday_rule(day))
 
     def _periods_of(self, day: date) -> list[tuple[datetime, datetime]]:
-        """The working periods of a day as aware UTC datetimes; none on a day off."""
-        if not self.is_workday(day):
-            return []
-        return [
-            (
-                datetime.combine(day, start, tzinfo=LOCAL_TZ).astimezone(UTC),
-                datetime.combine(day, end, tzinfo=LOCAL_TZ).astimezone(UTC),
+        """The working periods of a day as aware UTC datetimes; none on a day off. Kept per day: a list of 50
+        cases asks for the same few weeks of days again and again."""
+        periods = self._periods_by_day.get(day)
+        if periods is None:
+            periods = self._periods_by_day[day] = (
+                [
+                    (
+                        datetime.combine(day, start, tzinfo=LOCAL_TZ).astimezone(UTC),
+                        datetime.combine(day, end, tzinfo=LOCAL_TZ).astimezone(UTC),
+                    )
+                    for start, end in self.periods
+                ]
+                if self.is_workday(day)
+                else []
             )
-            for start, end in self.periods
-        ]
+        return periods
 
     def add_working_hours(self, start: datetime, hours: float) -> datetime:
         """The moment `hours` working hours after `start` (aware), in aware UTC.

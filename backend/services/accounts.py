@@ -132,7 +132,7 @@ def set_active(staff: Staff, active: bool, actor: Actor) -> Staff:
     if staff.active == active:
         return staff
     if not active and staff.id == actor.staff_id:
-        raise Conflict("不能停用自己的账号", code="own_account")
+        raise Conflict("不能停用自己的账号")  # console and CLI only: no API code of its own
     if not active:
         staff.active = False
         return _new_credentials(staff, None, actor, "update", {"active": (True, False)})

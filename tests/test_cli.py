@@ -1,7 +1,18 @@
 """Operator commands as the contract names them."""
 
 from backend.extensions import db
-from backend.models import Category, Region, RoutingRule, Staff, Unit
+from backend.models import (
+    Case,
+    CaseStatus,
+    Category,
+    ClaimStatus,
+    Region,
+    RewardClaim,
+    RewardRule,
+    RoutingRule,
+    Staff,
+    Unit,
+)
 
 
 def _counts(app):
@@ -16,6 +27,27 @@ def test_seed_demo_twice_changes_nothing(app):
     assert result.exit_code == 0, result.output
     assert "demo district loaded" in result.output
     assert _counts(app) == before
+
+
+def test_make_runs_demo_has_work_for_every_login(app, api):
+    """`make run` seeds reward rules and one demo report in each state, once: every demo login has work."""
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["seed-demo", "--with-staff", "--with-cases"])
+    assert result.exit_code == 0, result.output
+    assert "demo reports: 4 new" in result.output
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).where(RewardRule.active.is_(True))) >= 1
+        cases = {case.status: case for case in db.session.scalars(db.select(Case))}
+        assert set(cases) == {CaseStatus.PENDING, CaseStatus.DISPATCHED, CaseStatus.REPLIED, CaseStatus.CLOSED}
+        assert cases[CaseStatus.DISPATCHED].unit.code == "dahezhonglu"
+        assert all(case.photos for case in cases.values())
+        (claim,) = db.session.scalars(db.select(RewardClaim)).all()
+        assert claim.status == ClaimStatus.PENDING and claim.case_id == cases[CaseStatus.CLOSED].id
+    again = runner.invoke(args=["seed-demo", "--with-staff", "--with-cases"])
+    assert again.exit_code == 0 and "demo reports: 0 new" in again.output
+    assert runner.invoke(args=["seed-demo", "--with-cases"]).exit_code != 0
+    dispatcher = api.login_staff("dispatcher")
+    assert api.get("/api/v1/admin/cases?status=pending", dispatcher).json["total"] == 1
 
 
 def test_create_staff(app, api):

@@ -86,7 +86,7 @@ def assert_no_reporter(html: str) -> None:
     assert "openid" not in html.lower()
 
 
-def _pages(claim_id: int, batch_id: int, rule_id: int) -> dict[str, tuple[str, ...]]:
+def _pages(claim_id: int, batch_id: int, rule_id: int, reward_rule_id: int) -> dict[str, tuple[str, ...]]:
     return {
         "/console/stats": STATS,
         "/console/stats?period=month&date=2026-11-01&category=dust": STATS,
@@ -97,6 +97,8 @@ def _pages(claim_id: int, batch_id: int, rule_id: int) -> dict[str, tuple[str, .
         f"/console/rewards/claims/{claim_id}": REWARDS,
         "/console/rewards/payouts": REWARDS,
         f"/console/rewards/payouts/{batch_id}": REWARDS,
+        "/console/rewards/rules": REWARDS,
+        f"/console/rewards/rules/{reward_rule_id}": REWARDS,
         "/console/map-admin/units": MAP,
         "/console/map-admin/regions": MAP,
         "/console/map-admin/rules": MAP,
@@ -107,15 +109,15 @@ def _pages(claim_id: int, batch_id: int, rule_id: int) -> dict[str, tuple[str, .
     }
 
 
-def test_each_page_opens_for_its_roles_only_and_never_shows_the_reporter(app, api, finance, claims):  # noqa: F811
+def test_each_page_opens_for_its_roles_only_and_never_shows_the_reporter(app, api, finance, rule, claims):  # noqa: F811
     api.post(f"/api/v1/reward-admin/claims/{claims[0]}/approve", finance, json={})
     batch = api.post("/api/v1/reward-admin/payouts", finance, json={"method": "offline", "claim_ids": [claims[0]]})
     api.post("/api/v1/admin/briefings", api.login_staff("dispatcher"), json={"kind": "monthly"})
-    with app.app_context():
+    with app.app_context():  # ids differ between databases (PostgreSQL's sequences keep counting)
         from backend.models import RoutingRule
 
-        any_rule = db.session.scalar(db.select(db.func.min(RoutingRule.id)))
-    pages = _pages(claims[1], batch.json["id"], any_rule)
+        routing_rule = db.session.scalar(db.select(db.func.min(RoutingRule.id)))
+    pages = _pages(claims[1], batch.json["id"], routing_rule, rule["id"])
     anonymous = console_of(app)
     for path in pages:
         response = anonymous.client.get(path)
@@ -143,7 +145,7 @@ def test_navigation_shows_each_role_its_pages(app):
     entries = {
         "leader": (["数据看板", "热点地图", "通报与导出"], ["奖励申领", "责任地图", "工作日历"]),
         "dispatcher": (["数据看板", "责任地图", "工作日历"], ["奖励申领"]),
-        "admin": (["数据看板", "奖励申领", "支付批次", "责任地图", "工作日历"], []),
+        "admin": (["数据看板", "奖励申领", "支付批次", "奖励规则", "责任地图", "工作日历"], []),
         "dahezhonglu": ([], ["数据看板", "奖励申领", "责任地图"]),
     }
     for username, (shown, hidden) in entries.items():
@@ -193,6 +195,86 @@ def test_a_post_without_the_csrf_token_is_refused(app, finance, claims):  # noqa
 
 
 # --- reward administrator -------------------------------------------------------------------------------------
+
+
+def _reward_rule_ids(console: Console) -> list[int]:
+    return [int(i) for i in re.findall(r'data-reward-rule-id="(\d+)"', console.page("/console/rewards/rules"))]
+
+
+def _reward_rule_audit(app) -> list[tuple[str, str, dict]]:
+    """(action, who, what changed) of each reward rule entry in the audit trail."""
+    with app.app_context():
+        entries = db.session.scalars(
+            db.select(AuditEntry).where(AuditEntry.entity == "reward_rule").order_by(AuditEntry.id)
+        )
+        return [(entry.action, entry.staff.username, entry.changes) for entry in entries]
+
+
+def test_a_reward_admin_creates_edits_and_deactivates_a_rule(app, api, finance, run_jobs):  # noqa: F811
+    console = console_of(app, "finance")
+    assert "还没有奖励规则" in console.page("/console/rewards/rules")
+    with app.app_context():
+        from backend.models import Category
+
+        dust = db.session.scalar(db.select(Category.id).where(Category.code == "dust"))
+    form = {"category_id": dust, "amount_yuan": "5.5", "starts_on": "2026-01-01", "daily_cap_yuan": "20"}
+    created = console.post("/console/rewards/rules", {**form, "first_reporter_only": "1", "active": "1"})
+    assert "已新建奖励规则" in " ".join(flashes(console.page(created.headers["Location"])))
+    (rule_id,) = _reward_rule_ids(console)
+    # the API sees what the console wrote, in fen
+    (saved,) = api.get("/api/v1/reward-admin/rules", finance).json["items"]
+    assert (saved["id"], saved["amount_fen"], saved["daily_cap_fen"], saved["monthly_cap_fen"]) == (
+        rule_id,
+        550,
+        2000,
+        None,
+    )
+    assert (saved["starts_on"], saved["ends_on"], saved["first_reporter_only"], saved["active"]) == (
+        "2026-01-01",
+        None,
+        True,
+        True,
+    )
+    page = console.page(f"/console/rewards/rules/{rule_id}")
+    assert 'value="5.50"' in page and 'value="20.00"' in page and 'value="2026-01-01"' in page
+
+    # edited: every field of the editor (an unticked box is false)
+    edited = console.post(
+        f"/console/rewards/rules/{rule_id}", {**form, "amount_yuan": "8", "ends_on": "2026-12-31", "active": "1"}
+    )
+    assert edited.headers["Location"] == "/console/rewards/rules"
+    (saved,) = api.get("/api/v1/reward-admin/rules", finance).json["items"]
+    assert (saved["amount_fen"], saved["ends_on"], saved["first_reporter_only"]) == (800, "2026-12-31", False)
+
+    # refused with the reasons, nothing written
+    for bad, reason in (
+        ({**form, "amount_yuan": "abc"}, "奖励金额"),
+        ({**form, "amount_yuan": "0.001"}, "奖励金额"),
+        ({**form, "ends_on": "2025-12-31"}, "结束日期不能早于开始日期"),
+        ({**form, "category_id": ""}, "问题类别"),
+    ):
+        refused = console.post(f"/console/rewards/rules/{rule_id}", {**bad, "active": "1"})
+        assert refused.headers["Location"] == f"/console/rewards/rules/{rule_id}"
+        assert reason in " ".join(flashes(console.page(refused.headers["Location"]))), bad
+    assert api.get("/api/v1/reward-admin/rules", finance).json["items"][0]["amount_fen"] == 800
+
+    # 停用 from the list: the next closed dust case earns nothing
+    console.post(f"/console/rewards/rules/{rule_id}/active", {"active": "0"})
+    row = console.page("/console/rewards/rules").split(f'data-reward-rule-id="{rule_id}"')[1].split("</tr>")[0]
+    assert "停用" in row and "启用</button>" in row
+    closed_case(api, run_jobs)
+    assert api.get("/api/v1/reward-admin/claims", finance).json["items"] == []
+
+    # audited as the API's changes are: who, before and after
+    audit = _reward_rule_audit(app)
+    assert [action for action, _, _ in audit] == ["create", "update", "update"]
+    assert {who for _, who, _ in audit} == {"finance"}
+    assert audit[0][2]["amount_fen"] == {"from": None, "to": 550}
+    assert audit[1][2]["amount_fen"] == {"from": 550, "to": 800}
+    assert audit[2][2] == {"active": {"from": True, "to": False}}
+    # a unit and the leader cannot open it; nobody posts without the token
+    assert console_of(app, "leader").client.get("/console/rewards/rules").status_code == 403
+    assert console.client.post("/console/rewards/rules", data=form).status_code == 400
 
 
 def test_a_reward_admin_approves_one_claim_and_bulk_rejects_the_others(app, api, finance, claims, reporter):  # noqa: F811
@@ -365,7 +447,12 @@ def test_geojson_import_shows_each_bad_feature_and_writes_nothing(app):
     table = re.search(r'<section class="card" id="import-errors">.*?</section>', html, re.S).group(0)
     rows = re.findall(r"<tr><td[^>]*>(.*?)</td><td[^>]*>(.*?)</td><td[^>]*>(.*?)</td></tr>", table)
     assert [(number, code) for number, code, _ in rows] == [("第 1 个", "g-1"), ("第 2 个", "g-2"), ("第 3 个", "g-3")]
-    assert "unit_code" in rows[0][2] and "no such unit" in rows[1][2] and "geometry" in rows[2][2]
+    # in Chinese (the API keeps its English sentences)
+    assert [problem for _, _, problem in rows] == [
+        "缺少属性 unit_code",
+        "单位编码 no-such-unit 不存在",
+        "要素没有几何图形 geometry",
+    ]
     assert "g-3" not in admin.page("/console/map-admin/regions").split('id="regions"')[1]
 
     assert "不是有效的 JSON" in _upload(admin, b"{oops").get_data(as_text=True)
@@ -382,6 +469,43 @@ def test_geojson_import_shows_each_bad_feature_and_writes_nothing(app):
     done = _upload(admin, good)
     assert done.status_code == 200 and "新增 1" in " ".join(flashes(done.get_data(as_text=True)))
     assert "九号网格" in admin.page("/console/map-admin/regions")
+
+
+# the import's English sentences (GeoJSON's own terms, capitalised, and quoted values may stay)
+ENGLISH = re.compile(r"\b(?:the|must|not|is|are|no|missing|invalid|feature|more|says|differs|malformed|ring)\b")
+
+
+def test_every_import_problem_reads_in_chinese(app):
+    """Each sentence the import can write (those tests/test_regions_import.py provokes) has its Chinese."""
+    from backend.console.import_errors import in_chinese
+    from backend.console.map_admin import FEATURE_ERROR
+    from backend.errors import ValidationFailed
+    from backend.models import Unit
+    from backend.services import regions
+    from backend.services.actors import Actor
+    from tests.test_regions_import import BROKEN_COLLECTIONS, BROKEN_FEATURES, collection, feature
+
+    attempts = [(collection(feature("good"), broken), None) for broken, _ in BROKEN_FEATURES.values()]
+    attempts += [(body, query.partition("=")[2] or None) for body, query, _ in BROKEN_COLLECTIONS.values()]
+    attempts.append((collection(*[feature(f"g{i}", unit_code="nowhere") for i in range(101)]), None))
+    problems = []
+    with app.app_context():
+        db.session.scalar(db.select(Unit).where(Unit.code == "renhe-police")).active = False
+        for body, coord in attempts:
+            with pytest.raises(ValidationFailed) as refused:
+                regions.import_regions(body, coord, Actor.system())
+            problems += refused.value.fields["features"]
+        db.session.rollback()
+    assert len(problems) >= len(attempts)
+    for problem in problems:
+        found = FEATURE_ERROR.match(problem)
+        text = found.group(3) if found else problem
+        chinese = in_chinese(text)
+        assert chinese != text and re.search(r"[\u4e00-\u9fff]", chinese), problem
+        assert not ENGLISH.search(chinese), (problem, chinese)
+    assert (
+        in_chinese("invalid geometry: Self-intersection[101.705 26.505]") == "几何图形无效：边界自相交[101.705 26.505]"
+    )
 
 
 def _rule_ids(console: Console) -> list[int]:

@@ -195,14 +195,22 @@ def test_a_dispatcher_verifies_side_by_side_and_closes(browser, server, api, rep
     desk.shot("dispatch-pending")
 
     page.click("nav a:has-text('待核查')")
+    # measured once the page is laid out as shown: its stylesheet applied (until it is, the columns stack, which
+    # is what a measurement under load used to catch) and the lazy photos loaded
+    page.wait_for_load_state("load")
     card = page.locator(f".verify-case[data-case-id='{case_id}']")
-    # side by side: the two columns start on one line, the after-photo right of the before-photo
+    assert _images_loaded(page, ".verify-case img", 2) >= 2
+    # side by side: one grid row of two columns, the headings on one line, the after-photo right of the before-photo
+    columns = card.locator(".compare").evaluate("e => getComputedStyle(e).gridTemplateColumns.split(' ').length")
+    assert columns == 2
+    before_column, after_column = card.locator(".before").bounding_box(), card.locator(".after").bounding_box()
+    assert before_column["y"] == after_column["y"]
+    assert after_column["x"] >= before_column["x"] + before_column["width"]
     before_head, after_head = card.locator(".before h3").bounding_box(), card.locator(".after h3").bounding_box()
-    assert abs(before_head["y"] - after_head["y"]) < 2
+    assert abs(before_head["y"] - after_head["y"]) < 1 and before_head["height"] == after_head["height"]
     before_box = card.locator(".before img").first.bounding_box()
     after_box = card.locator(".after img").first.bounding_box()
     assert after_box["x"] >= before_box["x"] + before_box["width"]
-    assert _images_loaded(page, ".verify-case img", 2) >= 2
     desk.shot("dispatch-verify")
     card.locator("button:has-text('核查通过')").click()
     page.wait_for_load_state()

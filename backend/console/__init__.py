@@ -17,6 +17,7 @@ Layout of the package:
     rewards.py    有奖举报: claims with evidence and signals, decisions one by one or in bulk, payout batches
     map_admin.py  责任地图: units tree, regions on the map and GeoJSON import, routing rules, "who gets this point"
     workdays.py   工作日历: the year's holidays and 调休 days, seeded from chinese_calendar
+    account.py    账号: change one's own password; the admin's staff accounts (reset, 停用/启用, unlock)
 """
 
 from flask import Blueprint, Flask
@@ -33,6 +34,7 @@ bp = Blueprint(
 
 def init_console(app: Flask) -> None:
     from backend.console import (  # noqa: F401 - the views register on bp
+        account,
         dispatch,
         filters,
         leader,

@@ -32,6 +32,15 @@ FIELD_LABELS = {
     "co_unit_ids": "配合单位",
     "extra_working_hours": "延长工时",
     "note": "说明",
+    "category_id": "问题类别",
+    "amount_fen": "奖励金额",
+    "starts_on": "开始日期",
+    "ends_on": "结束日期",
+    "daily_cap_fen": "每日上限",
+    "monthly_cap_fen": "每月上限",
+    "current_password": "当前密码",
+    "new_password": "新密码",
+    "password": "新密码",
 }
 
 

@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 
 from backend.api.common import actor, load_json, query_args
 from backend.auth import DISPATCH_ROLES
-from backend.console import bp, nav
+from backend.console import bp, import_errors, nav
 from backend.console.forms import error_message, form_action, integer, integers, load_form, text
 from backend.console.session import console_login_required
 from backend.errors import AppError, ValidationFailed, _rollback
@@ -74,7 +74,8 @@ def _regions_page(errors: list[str] | None = None, status: int = 200):
     rows = []
     for problem in errors or []:
         found = FEATURE_ERROR.match(problem)
-        rows.append(found.groups() if found else ("", "", problem))
+        number, code, text_ = found.groups() if found else ("", "", problem)
+        rows.append((number, code, import_errors.in_chinese(text_)))
     page = render_template("console/map_admin/regions.html", listing=listing, import_errors=rows, **_names())
     return page, status
 

@@ -1,11 +1,13 @@
 """有奖举报: the reward administrators' pages — claims with the case's photos, evidence and abuse signals, decisions
-one by one or in bulk, payout batches and their export — on the services of backend/api/rewards.py, for the same
-roles (reward_admin, admin).
+one by one or in bulk, payout batches and their export, the reward rules (create, edit, deactivate) — on the
+services of backend/api/rewards.py, for the same roles (reward_admin, admin).
 
 Reporter protection (举报人保护): no page shows who claims. The claimant's id, openid and the rest appear only on
 the answer to the audited reveal, which needs a stated purpose (rewards.reveal_identity, as the API's
 GET /reward-admin/citizens/<id>?purpose=); the reveal is addressed by claim, so the id is never in a page.
 """
+
+from decimal import Decimal, InvalidOperation
 
 from flask import flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
@@ -13,7 +15,7 @@ from marshmallow import ValidationError
 from backend.api.common import actor, download, query_args
 from backend.auth import REWARD_ROLES
 from backend.console import bp, nav
-from backend.console.forms import error_message, form_action, integers, load_form, text
+from backend.console.forms import error_message, form_action, integer, integers, load_form, text
 from backend.console.session import console_login_required
 from backend.extensions import db
 from backend.models import ClaimStatus
@@ -31,11 +33,14 @@ from backend.schemas.reward import (
     IdentityOut,
     OfflinePaidIn,
     RejectIn,
+    RewardRuleIn,
+    RewardRuleOut,
 )
-from backend.services import payouts, rewards
+from backend.services import categories, payouts, rewards
 
 nav.add_entry("console.reward_claims", "奖励申领", REWARD_ROLES, order=70)
 nav.add_entry("console.reward_payouts", "支付批次", REWARD_ROLES, order=72)
+nav.add_entry("console.reward_rules", "奖励规则", REWARD_ROLES, order=74)
 
 reward_admins = console_login_required(*REWARD_ROLES)
 
@@ -184,3 +189,79 @@ def reward_batch_export(batch_id: int):
     body = payouts.export_csv(payouts.get_batch(batch_id), actor())
     db.session.commit()
     return download(body, "text/csv", f"payout-batch-{batch_id}.csv")
+
+
+# --- rules -------------------------------------------------------------------------------------------------
+
+
+def _fen(name: str):
+    """An amount typed in yuan (元, "5" or "5.50") as the integer fen RewardRuleIn reads; empty: None. Anything
+    else stays text, which the schema refuses with its own message."""
+    value = text(name)
+    if not value:
+        return None
+    try:
+        fen = Decimal(value) * 100
+    except InvalidOperation:
+        return value
+    return int(fen) if fen.is_finite() and fen == fen.to_integral_value() and abs(fen) < 10**9 else value
+
+
+def _rule_form() -> dict:
+    """The rule editor's fields as the API's RewardRuleIn reads them (a checkbox absent = false)."""
+    return load_form(
+        RewardRuleIn(),
+        {
+            "category_id": integer(text("category_id")) if text("category_id") else None,
+            "amount_fen": _fen("amount_yuan"),
+            "starts_on": text("starts_on") or None,
+            "ends_on": text("ends_on") or None,
+            "daily_cap_fen": _fen("daily_cap_yuan"),
+            "monthly_cap_fen": _fen("monthly_cap_yuan"),
+            "first_reporter_only": "first_reporter_only" in request.form,
+            "active": "active" in request.form,
+        },
+    )
+
+
+@bp.get("/rewards/rules")
+@reward_admins
+def reward_rules():
+    """奖励规则: which category earns how much, when, within which caps (GET /reward-admin/rules)."""
+    items = RewardRuleOut(many=True).dump(rewards.list_rules())
+    return render_template("console/rewards/rules.html", rules=items, rule=None, categories=categories.list_all())
+
+
+@bp.get("/rewards/rules/<int:rule_id>")
+@reward_admins
+def reward_rule(rule_id: int):
+    rule = RewardRuleOut().dump(rewards.get_rule(rule_id))
+    return render_template("console/rewards/rule.html", rule=rule, categories=categories.list_all())
+
+
+@bp.post("/rewards/rules")
+@reward_admins
+@form_action("console.reward_rules")
+def reward_create_rule():
+    """POST /reward-admin/rules: audited by the service."""
+    rule = rewards.save_rule(None, _rule_form(), actor())
+    return f"已新建奖励规则 #{rule.id}（{rule.category.name}）"
+
+
+@bp.post("/rewards/rules/<int:rule_id>")
+@reward_admins
+@form_action("console.reward_rule")
+def reward_update_rule(rule_id: int):
+    """PATCH /reward-admin/rules/<id> with every field of the editor."""
+    rewards.save_rule(rewards.get_rule(rule_id), _rule_form(), actor())
+    return f"奖励规则 #{rule_id} 已保存", url_for("console.reward_rules")
+
+
+@bp.post("/rewards/rules/<int:rule_id>/active")
+@reward_admins
+@form_action("console.reward_rules")
+def reward_rule_active(rule_id: int):
+    """停用 / 启用 (PATCH … {"active": false}): a deactivated rule grants nothing to cases closed afterwards."""
+    data = load_form(RewardRuleIn(partial=True), {"active": request.form.get("active") == "1"})
+    rule = rewards.save_rule(rewards.get_rule(rule_id), data, actor())
+    return f"奖励规则 #{rule.id} 已{'启用' if rule.active else '停用'}"

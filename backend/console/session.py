@@ -1,8 +1,10 @@
 """Console login: the same credential check, lock-out and per-address limit as `POST /api/v1/auth/staff`
-(accounts.login_staff), then a session cookie holding the staff id and the login time instead of a token.
+(accounts.login_staff), then a session cookie holding the staff id, the login time and the account's credential
+version instead of a token.
 
-Each request loads the staff again: a deactivated account, a disabled unit or an expired session is logged out
-on its next request. Views declare who may open them with `console_login_required(*roles)`.
+Each request loads the staff again: a deactivated account, a disabled unit, an expired session or one from before
+a password change or reset (auth.credentials_current) is logged out on its next request. Views declare who may
+open them with `console_login_required(*roles)`.
 """
 
 import time
@@ -13,7 +15,14 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 from sqlalchemy.orm import joinedload
 
 from backend.api.throttle import per_ip
-from backend.auth import STAFF, UNIT_DISABLED_MESSAGE, Principal, unit_disabled
+from backend.auth import (
+    CREDENTIALS_CHANGED_MESSAGE,
+    STAFF,
+    UNIT_DISABLED_MESSAGE,
+    Principal,
+    credentials_current,
+    unit_disabled,
+)
 from backend.console import bp, nav
 from backend.console.security import error_page, new_csrf_token
 from backend.errors import AppError
@@ -23,6 +32,7 @@ from backend.services import accounts
 
 SESSION_STAFF = "staff_id"
 SESSION_LOGIN_AT = "login_at"
+SESSION_CREDENTIALS = "credential_version"
 ROLE_NAMES = {
     StaffRole.UNIT_STAFF: "单位工作人员",
     StaffRole.DISPATCHER: "调度员",
@@ -38,8 +48,8 @@ def current_staff() -> Staff | None:
 
 
 def _end_session(message: str) -> None:
-    session.pop(SESSION_STAFF, None)
-    session.pop(SESSION_LOGIN_AT, None)
+    for key in (SESSION_STAFF, SESSION_LOGIN_AT, SESSION_CREDENTIALS):
+        session.pop(key, None)
     new_csrf_token()
     flash(message, "error")
 
@@ -55,6 +65,8 @@ def load_staff():
         _end_session("登录已过期，请重新登录")
     elif staff is None or not staff.active:
         _end_session("账号已停用")
+    elif not credentials_current(staff, session.get(SESSION_CREDENTIALS)):
+        _end_session(CREDENTIALS_CHANGED_MESSAGE)
     elif unit_disabled(staff):
         _end_session(UNIT_DISABLED_MESSAGE)
     else:
@@ -135,11 +147,17 @@ def login_submit():
         page = render_template("console/login.html", next=next_url, username=username, error=error.message)
         status = 401 if error.status == 400 else error.status
         return page, status, error.headers()
+    start_session(staff)
+    return redirect(next_url or home_url(staff))
+
+
+def start_session(staff: Staff) -> None:
+    """A fresh session (and CSRF token) for the staff, under their present credentials."""
     session.clear()
     session[SESSION_STAFF] = staff.id
     session[SESSION_LOGIN_AT] = int(time.time())
+    session[SESSION_CREDENTIALS] = staff.credential_version
     new_csrf_token()
-    return redirect(next_url or home_url(staff))
 
 
 @bp.post("/logout")

@@ -61,6 +61,9 @@ class Staff(db.Model):
     role: Mapped[StaffRole] = mapped_column(Enum(StaffRole, native_enum=False, length=16))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     active: Mapped[bool] = mapped_column(default=True)
+    # Raised by a password change or reset and by deactivation: every token and console session carries the
+    # version it was issued under, and one of an older version is refused.
+    credential_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     unit: Mapped[Unit | None] = relationship()

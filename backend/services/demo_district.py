@@ -1,11 +1,32 @@
-"""The demo district 攀州市仁和区 from seed 002: units, categories, regions and routing rules.
+"""The demo district 攀州市仁和区 from seed 002: units, categories, regions and routing rules; for `make run` also
+reward rules (有奖举报) and a few reports in every state, so that each demo login has work on a fresh start.
 
 Loading twice changes nothing: everything is matched by its code or name.
 """
 
+import io
+import random
+
+from PIL import Image, ImageDraw
+from werkzeug.datastructures import FileStorage
+
 from backend.extensions import db
-from backend.models import Category, CoordSystem, Region, RoutingRule, RuleTarget, Staff, StaffRole, Unit, UnitKind
-from backend.services import accounts, geo
+from backend.models import (
+    Case,
+    Category,
+    CoordSystem,
+    Region,
+    RewardRule,
+    RoutingRule,
+    RuleTarget,
+    Staff,
+    StaffRole,
+    Unit,
+    UnitKind,
+    User,
+)
+from backend.services import accounts, geo, intake, photos, rewards, routing, workflow
+from backend.services.actors import Actor
 
 DISTRICT = ("renhe", "攀州市仁和区", UnitKind.DISTRICT)
 DEPARTMENTS = [
@@ -165,3 +186,91 @@ def create_demo_staff() -> list[tuple[str, str, str]]:
             accounts.create_staff(username, DEMO_PASSWORD, role.value, unit_code)
         created.append((username, role.value, unit_code or ""))
     return created
+
+
+# category code, amount (fen), daily and monthly cap per citizen (fen)
+REWARD_RULES = [("illegal_ad", 500, 5000, 20000), ("dust", 1000, 5000, 20000)]
+
+
+def create_demo_reward_rules() -> int:
+    """Active 有奖举报 rules for two categories (none is added to a category that has a rule already)."""
+    added = 0
+    for code, amount, daily, monthly in REWARD_RULES:
+        category = db.session.scalar(db.select(Category).where(Category.code == code))
+        if category is None or db.session.scalar(db.select(RewardRule.id).where(RewardRule.category_id == category.id)):
+            continue
+        rule = RewardRule(category=category, amount_fen=amount, daily_cap_fen=daily, monthly_cap_fen=monthly)
+        db.session.add(rule)
+        added += 1
+    db.session.flush()
+    return added
+
+
+DEMO_CITIZEN = "dev-demo-citizen"  # the development login {"openid": "demo-citizen"}
+# what, category, (lat, lng) GCJ-02, how far the case goes: pending (nobody's area), dispatched, replied, closed
+DEMO_CASES = [
+    ("区界外路口的垃圾堆了好几天没人清理", "sanitation", (26.58, 101.74), "pending"),
+    ("公交站台贴满了办证小广告", "illegal_ad", (26.52, 101.69), "dispatched"),
+    ("电线杆上的小广告又贴回来了", "illegal_ad", (26.47, 101.70), "replied"),
+    ("工地门口渣土没有覆盖，风一吹全是灰", "dust", (26.50, 101.74), "closed"),
+]
+
+
+def _demo_photo(seed: int, actor: Actor) -> int:
+    """A made-up picture, different enough from the others that no abuse signal calls them alike."""
+    shapes = random.Random(seed)
+    image = Image.new("RGB", (800, 600), (150, 160, 170))
+    draw = ImageDraw.Draw(image)
+    for _ in range(24):
+        x, y = shapes.randrange(700), shapes.randrange(500)
+        colour = tuple(shapes.randrange(256) for _ in range(3))
+        draw.rectangle((x, y, x + shapes.randrange(40, 300), y + shapes.randrange(40, 300)), fill=colour)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    upload = FileStorage(io.BytesIO(out.getvalue()), filename="demo.jpg", content_type="image/jpeg")
+    photo = photos.accept_upload(upload, actor)
+    photos.process(photo.id)  # here, not by the worker: the pages show it at once
+    return photo.id
+
+
+def create_demo_cases() -> int:
+    """A demo citizen's reports, each taken as far as the workflow goes by the demo staff: one waiting for manual
+    dispatch (outside every region), one waiting for 大河中路街道 to sign off, one replied and waiting for the
+    dispatcher's verification, one closed with a 有奖举报 claim to decide. Once only (skipped when the demo citizen
+    has reports)."""
+    citizen = db.session.scalar(db.select(User).where(User.openid == DEMO_CITIZEN))
+    if citizen is None:
+        citizen = User(openid=DEMO_CITIZEN)
+        db.session.add(citizen)
+        db.session.flush()
+    elif db.session.scalar(db.select(Case.id).where(Case.reporter_id == citizen.id).limit(1)):
+        return 0
+    reporter = Actor.citizen(citizen.id)
+    staff = {s.username: s for s in db.session.scalars(db.select(Staff))}
+    dispatcher = staff["dispatcher"]
+    as_dispatcher = Actor.staff(dispatcher.id, dispatcher.role, None)
+    for number, (description, category, (lat, lng), stage) in enumerate(DEMO_CASES):
+        payload = {
+            "category": category,
+            "description": description,
+            "location": {"lat": lat, "lng": lng, "coord": "gcj02"},
+            "photo_ids": [_demo_photo(2 * number, reporter)],
+        }
+        case, _ = intake.submit_report(reporter, payload, f"demo-{number}")
+        routing.route_case(case.id)  # here, not by the worker: the queues are filled at once
+        if stage == "pending":
+            continue
+        unit = staff.get(case.unit.code) if case.unit else None
+        if unit is None:
+            continue
+        as_unit = Actor.staff(unit.id, unit.role, unit.unit_id)
+        if stage == "dispatched":
+            continue
+        workflow.accept(case, as_unit)
+        workflow.reply(case, as_unit, "已安排人员清理完毕，现场已恢复整洁。", [_demo_photo(2 * number + 1, as_unit)])
+        if stage == "closed":
+            workflow.close(case, as_dispatcher, "核查属实，已办结")
+            db.session.flush()
+            rewards.consider(case.id)  # the claim the reward administrator decides
+    db.session.flush()
+    return len(DEMO_CASES)

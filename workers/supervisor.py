@@ -114,6 +114,8 @@ class Supervisor:
         self.child_started_at = time.monotonic()
         self.replacing_child = False
         log.info("started worker process %s", self.child.pid)
+        if self.stopping:  # the stop request came while it was being started: pass it on
+            self.child.send_signal(signal.SIGTERM)
 
     def _watch_child(self) -> None:
         readable, _, _ = select.select([self.lifeline.fd], [], [], TICK_SECONDS)

@@ -163,25 +163,29 @@ def _sample_backlog(redis: Redis, sampled: Sampled, stopping: threading.Event) -
 
 
 def _outcomes(database_url: str, case_ids: list[int], photo_ids: list[int]) -> tuple[dict, dict]:
-    """{case id: when it was dispatched}, {photo id: when its copies were ready} (Unix times)."""
+    """{case id: (when it was stored, when it was dispatched)}, {photo id: (when it was stored, when its copies
+    were ready)}, as Unix times, for those done."""
     from backend.extensions import db
-    from backend.models import CaseEvent, CaseStatus, Photo
+    from backend.models import Case, CaseEvent, CaseStatus, Photo
     from bench.app import bench_app
 
     app = bench_app(database_url)
     with app.app_context():
         dispatched = {
-            case_id: at.timestamp()
-            for case_id, at in db.session.execute(
-                db.select(CaseEvent.case_id, db.func.min(CaseEvent.at))
+            case_id: (stored.timestamp(), at.timestamp())
+            for case_id, stored, at in db.session.execute(
+                db.select(CaseEvent.case_id, Case.created_at, db.func.min(CaseEvent.at))
+                .join(Case, Case.id == CaseEvent.case_id)
                 .where(CaseEvent.case_id.in_(case_ids), CaseEvent.to_status == CaseStatus.DISPATCHED)
-                .group_by(CaseEvent.case_id)
+                .group_by(CaseEvent.case_id, Case.created_at)
             )
         }
         ready = {
-            photo_id: at.timestamp()
-            for photo_id, at in db.session.execute(
-                db.select(Photo.id, Photo.processed_at).where(Photo.id.in_(photo_ids), Photo.processed_at.is_not(None))
+            photo_id: (stored.timestamp(), at.timestamp())
+            for photo_id, stored, at in db.session.execute(
+                db.select(Photo.id, Photo.created_at, Photo.processed_at).where(
+                    Photo.id.in_(photo_ids), Photo.processed_at.is_not(None)
+                )
             )
         }
         db.engine.dispose()
@@ -260,14 +264,16 @@ def measure(mode: str, args: argparse.Namespace) -> dict:
 
     by_case = {s.case_id: s for s in submissions if s.case_id}
     by_photo = {s.photo_id: s for s in submissions if s.photo_id}
-    dispatch = [at - by_case[case_id].report_sent for case_id, at in dispatched.items()]
-    photo = [at - by_photo[photo_id].upload_sent for photo_id, at in ready.items()]
+    dispatch = [at - by_case[case_id].report_sent for case_id, (_, at) in dispatched.items()]
+    photo = [at - by_photo[photo_id].upload_sent for photo_id, (_, at) in ready.items()]
     return {
         "mode": mode,
         "submitted": len(submissions),
         "errors": sum(1 for s in submissions if s.error),
         "achieved_rate": len(submissions) / load_seconds,
         "dispatch": dispatch,
+        "stored_to_dispatched": [at - stored for stored, at in dispatched.values()],
+        "stored_to_ready": [at - stored for stored, at in ready.values()],
         "not_dispatched": len(case_ids) - len(dispatched),
         "photo": photo,
         "not_ready": len(photo_ids) - len(ready),
@@ -304,6 +310,11 @@ def report(result: dict) -> None:
         f"max {_ms(result['photo'], 1.0)} ms  ({result['not_ready']} not ready)"
     )
     print(
+        f"the workers' part (stored → dispatched, stored → ready): p50/p95 "
+        f"{_ms(result['stored_to_dispatched'], 0.5)}/{_ms(result['stored_to_dispatched'], 0.95)} ms, "
+        f"{_ms(result['stored_to_ready'], 0.5)}/{_ms(result['stored_to_ready'], 0.95)} ms"
+    )
+    print(
         f"API answers: upload p50/p95 {_ms(result['upload'], 0.5)}/{_ms(result['upload'], 0.95)} ms, "
         f"report p50/p95 {_ms(result['report'], 0.5)}/{_ms(result['report'], 0.95)} ms"
     )
@@ -325,7 +336,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the load lasts")
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
     parser.add_argument("--citizens", type=int, default=100)
-    parser.add_argument("--drain-seconds", type=float, default=300, help="longest wait for the backlog")
+    parser.add_argument("--drain-seconds", type=float, default=180, help="longest wait for the backlog")
     parser.add_argument(
         "--database-url",
         help="a PostgreSQL database to use (it is upgraded and seeded) instead of a cluster of its own",

@@ -163,9 +163,12 @@ class Supervisor:
 
     @staticmethod
     def _death(returncode: int) -> str:
-        if returncode < 0:
+        if returncode >= 0:
+            return f"exited with status {returncode}"
+        try:
             return f"died of {signal.Signals(-returncode).name}"
-        return f"exited with status {returncode}"
+        except ValueError:  # a real-time signal has no name
+            return f"died of signal {-returncode}"
 
     def _child_gone(self, how: str) -> None:
         self.lifeline.read()  # its last words

@@ -14,7 +14,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
-## Set up and run API + worker + scheduler on SQLite and an embedded Redis (unless REDIS_URL is set).
+## Set up and run API + worker (python -m workers: the resident worker and the schedulers) on SQLite and an embedded Redis (unless REDIS_URL is set).
 run: install
 	$(PY) scripts/run_dev.py
 

@@ -159,6 +159,14 @@ class Config:
     # times the sweep re-creates the job of one object before it gives up and lists it in the health report
     SWEEP_MAX_ATTEMPTS = _env_int("SWEEP_MAX_ATTEMPTS", 10)
 
+    # `python -m workers` (the resident worker, workers/supervisor.py): a job still running this many seconds
+    # after its own timeout is stuck where RQ's timeout cannot reach it (C code, a lost signal); the supervisor
+    # kills the worker process, fails (or retries) the job and starts a fresh worker.
+    JOB_HANG_GRACE_SECONDS = _env_int("JOB_HANG_GRACE_SECONDS", 30)
+    # a worker process whose resident memory exceeds this after a job is replaced by a fresh one (the next job
+    # waits for the restart, a few seconds; the running job is never interrupted for it)
+    WORKER_MAX_RSS_MB = _env_int("WORKER_MAX_RSS_MB", 1024)
+
     # Staff web console (/console): a session cookie, not a token. HttpOnly and SameSite always; Secure in production.
     SESSION_COOKIE_NAME = "ssp_console"
     SESSION_COOKIE_HTTPONLY = True

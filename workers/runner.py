@@ -1,17 +1,20 @@
-"""The process of `python -m workers`: one RQ worker on every queue, the periodic table and RQ's retry
-scheduler (both threads of this process, so nothing of it outlives a `kill -9`).
+"""What every mode of `python -m workers` shares: the loop that keeps one RQ worker on every queue going,
+and the periodic table and RQ's retry scheduler (threads, so nothing of them outlives a `kill -9`).
 
-Redis down at start or dropping later never ends the process: it waits, with exponential backoff and a
-log line per attempt, and starts a fresh worker once Redis answers. SIGTERM/SIGINT stop it (after the
-running job, as RQ does).
+`serve()`: Redis down at start or dropping later never ends the process: it waits, with exponential backoff
+and a log line per attempt, and starts a fresh worker once Redis answers. SIGTERM/SIGINT stop it (after the
+running job, as RQ does). `run_forking()` is `python -m workers --fork`: the schedulers and RQ's forking
+worker in one process; the default mode is workers.supervisor.
 """
 
 import logging
 import signal
 import threading
+from collections.abc import Callable
 
 from redis import Redis
 from redis.exceptions import RedisError
+from rq import Worker
 from rq.scheduler import RQScheduler
 
 from workers.queues import ALL_QUEUES
@@ -60,7 +63,14 @@ def _redis_answers(connection: Redis) -> bool:
         return False
 
 
-def run(connection: Redis, periodic_jobs: list) -> int:
+def start_schedulers(connection: Redis, periodic_jobs: list) -> None:
+    """The periodic table and RQ's retry scheduler, as daemon threads: one of each per `python -m workers`."""
+    Scheduler(connection, periodic_jobs).start()
+    RetryScheduler(connection, ALL_QUEUES).start()
+
+
+def serve(connection: Redis, make_worker: Callable[[], Worker]) -> int:
+    """Keep a worker made by `make_worker` on the queues until SIGTERM/SIGINT; returns the exit status."""
     stop = threading.Event()
 
     def request_stop(signum, frame):
@@ -71,8 +81,6 @@ def run(connection: Redis, periodic_jobs: list) -> int:
         signal.signal(signal.SIGINT, request_stop)
 
     own_signals()
-    Scheduler(connection, periodic_jobs).start()
-    RetryScheduler(connection, ALL_QUEUES).start()
     backoff = FIRST_BACKOFF_SECONDS
     while not stop.is_set():
         if not _redis_answers(connection):
@@ -80,14 +88,13 @@ def run(connection: Redis, periodic_jobs: list) -> int:
             stop.wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             continue
-        worker = AppWorker(ALL_QUEUES, connection=connection)
+        worker = make_worker()
         try:
             worker.work()  # returns on a stop request, or when it lost Redis mid-job (logged by RQ)
             backoff = FIRST_BACKOFF_SECONDS
         except RedisError as exc:
             log.warning("worker %s lost redis: %s", worker.name, exc)
         finally:
-            worker.stop_horse()
             own_signals()
         if worker._stop_requested or worker._shutdown_requested_date is not None:  # SIGTERM/SIGINT to RQ
             break
@@ -96,3 +103,9 @@ def run(connection: Redis, periodic_jobs: list) -> int:
             stop.wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
     return 0
+
+
+def run_forking(connection: Redis, periodic_jobs: list) -> int:
+    """`python -m workers --fork`: RQ's forking worker (a work horse per job) beside the schedulers."""
+    start_schedulers(connection, periodic_jobs)
+    return serve(connection, lambda: AppWorker(ALL_QUEUES, connection=connection))

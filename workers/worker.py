@@ -1,4 +1,9 @@
-"""The RQ worker of `python -m workers`, made safe for SQLAlchemy, for Redis dropping and for kill -9."""
+"""The RQ workers of `python -m workers`, made safe for SQLAlchemy, for Redis dropping and for kill -9.
+
+`ResidentWorker` (the default) runs jobs in its own process, one after another, keeping the app, its
+connection pool and caches; `workers.supervisor` restarts it when it dies, hangs or grows. `AppWorker`
+(`python -m workers --fork`) is RQ's forking worker: a fresh process per job.
+"""
 
 import contextlib
 import ctypes
@@ -6,10 +11,15 @@ import logging
 import os
 import signal
 
+from flask import Flask
 from redis.exceptions import RedisError
-from rq import Worker
+from rq import SimpleWorker, Worker
+from rq.job import Job
+from rq.queue import Queue
+from rq.worker import WorkerStatus
 
 from backend.extensions import db
+from workers.lifeline import LifelineWriter
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +52,12 @@ class AppWorker(Worker):
         db.engine.dispose(close=False)
         return super().main_work_horse(*args, **kwargs)
 
+    def work(self, *args, **kwargs) -> bool:
+        try:
+            return super().work(*args, **kwargs)
+        finally:
+            self.stop_horse()
+
     def maintain_heartbeats(self, job, execution):
         try:
             super().maintain_heartbeats(job, execution)
@@ -65,3 +81,35 @@ class AppWorker(Worker):
             except (ProcessLookupError, ChildProcessError):
                 pass
             self._horse_pid = 0
+
+
+class ResidentWorker(SimpleWorker):
+    """RQ's non-forking worker: jobs run in this process, one after another, so the app, its SQLAlchemy
+    pool (one database connection, kept) and module caches (the region index) live across jobs.
+
+    Each job gets an app context of its own, as a request does: its own session, removed (connection
+    back to the pool, transaction rolled back if left open) when the job ends, and its own `g` (the work
+    calendar is loaded once per job). RQ's timeout (SIGALRM) still stops a job running Python code; a job
+    stuck where no signal reaches it, or a job that kills the process, is the supervisor's business: the
+    lifeline tells it which job runs since when.
+    """
+
+    def __init__(self, *args, app: Flask, lifeline: LifelineWriter, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.app = app
+        self.lifeline = lifeline
+
+    def register_birth(self) -> None:
+        super().register_birth()
+        self.lifeline.ready(self.name)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        execution = self.prepare_execution(job)
+        timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
+        self.lifeline.busy(self.name, job.id, queue.name, execution.id, int(timeout))
+        try:
+            with self.app.app_context():
+                self.perform_job(job, queue, execution)
+        finally:
+            self.lifeline.idle()
+        self.set_state(WorkerStatus.IDLE)

@@ -18,7 +18,8 @@ from workers.queues import PROCESS_PHOTO, ROUTE_CASE, enqueue_batch, process_pho
 
 UPLOAD_STATEMENTS = 3  # the token's user, the upload quota, INSERT photo
 SUBMIT_STATEMENTS = 6  # the token's user, the key, the category, INSERT case, INSERT event, UPDATE photos … RETURNING
-REPLAY_STATEMENTS = 5  # the token's user, the case with category and unit, its photos, events, the events' photos
+# the token's user, the key's case id, the case with category and unit, its photos, events, the events' photos
+REPLAY_STATEMENTS = 6
 
 
 @contextlib.contextmanager

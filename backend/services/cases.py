@@ -81,9 +81,14 @@ def for_reporter(case_id: int, user_id: int) -> Case:
 
 
 def by_idempotency_key(user_id: int, idempotency_key: str) -> Case | None:
-    """The report this key already created, loaded for the citizen's view (the replay's answer)."""
-    query = db.select(Case).where(Case.reporter_id == user_id, Case.idempotency_key == idempotency_key)
-    return db.session.scalar(query.options(*_CITIZEN))
+    """The report this key already created, loaded for the citizen's view (the replay's answer).
+
+    First a plain read of the id (an index probe, and a statement cheap to build: most keys are new); only a
+    replay pays for loading the case."""
+    case_id = db.session.scalar(
+        db.select(Case.id).where(Case.reporter_id == user_id, Case.idempotency_key == idempotency_key)
+    )
+    return None if case_id is None else for_reporter(case_id, user_id)
 
 
 def list_for_reporter(user_id: int, page: int, per_page: int, after_id: int | None = None) -> dict:

@@ -6,6 +6,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import config as settings
 from backend.extensions import db, enforce_foreign_keys, limiter, migrate, redis_store
 from backend.jsonio import JSONProvider
+from backend.request import Request
 from backend.storage import init_storage
 
 
@@ -13,6 +14,7 @@ def create_app(config: type[settings.Config] | None = None, overrides: dict | No
     config = config or settings.config_from_env()
     app = Flask(__name__)
     app.json = JSONProvider(app)
+    app.request_class = Request
     app.config.from_object(config)
     app.config.update(overrides or {})
     if problems := config.problems(app.config):

@@ -102,7 +102,7 @@ def _principal_from_request() -> Principal:
         raise Unauthorized("登录已过期，请重新登录", code="token_expired")
 
     if kind == CITIZEN:
-        if db.session.get(User, subject_id) is None:
+        if db.session.scalar(db.select(User.id).where(User.id == subject_id)) is None:  # one indexed read, no entity
             raise Unauthorized("登录信息无效，请重新登录", code="invalid_token")
         return Principal(CITIZEN, subject_id)
     staff = db.session.get(Staff, subject_id, options=[joinedload(Staff.unit)])

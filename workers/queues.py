@@ -4,12 +4,13 @@ The web process enqueues jobs by dotted path, so it never imports the job module
 """
 
 import contextlib
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
 
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from rq import Queue, Retry, Worker
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -40,6 +41,7 @@ GENERATE_DUE_BRIEFINGS = "workers.jobs.briefings.generate_due_briefings"
 
 RETRY_INTERVALS = [5, 30, 120, 600, 1800]  # seconds before the 1st … 5th retry
 TRANSIENT_RETRY = Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS)
+RESULT_TTL = 600
 DONE_STATES = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 WAITING_STATES = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
@@ -83,7 +85,7 @@ def _options(request: JobRequest) -> dict:
         unique=True,
         job_timeout=request.timeout,
         retry=TRANSIENT_RETRY,
-        result_ttl=600,
+        result_ttl=RESULT_TTL,
     )
 
 
@@ -144,15 +146,77 @@ def enqueue_after_commit(session: Session, request: JobRequest) -> None:
     session.info.setdefault("pending_jobs", []).append(request)
 
 
+# RQ's unique enqueue (rq.scripts: the id must be free; save the job's hash, push its id) plus the SADD into
+# rq:queues that Queue.enqueue sends in a round trip of its own. KEYS: job hash, queue list, rq:queues.
+# ARGV: job id, ttl (-1: none), then the hash's fields and values. Returns 0 if the id is taken.
+_ENQUEUE = """
+if redis.call("EXISTS", KEYS[1]) == 1 then
+    return 0
+end
+redis.call("HSET", KEYS[1], unpack(ARGV, 3))
+local ttl = tonumber(ARGV[2])
+if ttl and ttl > 0 then
+    redis.call("EXPIRE", KEYS[1], ttl)
+end
+redis.call("RPUSH", KEYS[2], ARGV[1])
+redis.call("SADD", KEYS[3], KEYS[2])
+return 1
+"""
+_ENQUEUE_SHA = hashlib.sha1(_ENQUEUE.encode()).hexdigest()
+
+
+def _enqueue_call(connection: Redis, request: JobRequest) -> tuple:
+    """The job as Queue.enqueue(..., unique=True) would save it, as arguments of one EVALSHA of _ENQUEUE."""
+    queue = Queue(request.queue, connection=connection)
+    job = queue.create_job(
+        request.func,
+        args=request.args,
+        job_id=request.job_id,
+        timeout=request.timeout,
+        retry=TRANSIENT_RETRY,
+        result_ttl=RESULT_TTL,
+        status=JobStatus.QUEUED,
+    )
+    queue._prepare_for_queue(job)  # origin, enqueued_at, status, server version: what enqueue sets
+    fields = []
+    for name, value in job.to_dict().items():
+        if value is not None:
+            fields += [name, value if isinstance(value, bytes | str) else str(value)]
+    ttl = job.ttl if job.ttl is not None else -1
+    return (3, job.key, queue.key, queue.redis_queues_keys, job.id, ttl, *fields)
+
+
+def enqueue_batch(connection: Redis, requests: list[JobRequest]) -> None:
+    """`enqueue_unique` for each request, in one round trip to Redis when the job ids are free (the usual case:
+    ids name rows the transaction has just created).
+
+    Each job is saved and pushed by one atomic script call that refuses an id already taken, as RQ's
+    `unique=True` does; the calls go in one pipeline. A job whose id is taken (a job of an earlier change of
+    the same row) goes the long way, through `enqueue_unique`, which replaces it once finished or failed.
+    """
+    calls = [_enqueue_call(connection, request) for request in requests]
+    for attempt in range(2):
+        with connection.pipeline(transaction=False) as pipe:
+            for call in calls:
+                pipe.evalsha(_ENQUEUE_SHA, *call)
+            answers = pipe.execute(raise_on_error=False)
+        if not any(isinstance(answer, NoScriptError) for answer in answers) or attempt:
+            break
+        connection.script_load(_ENQUEUE)  # not in this Redis yet (first use, or a restart): load it, send again
+    for request, answer in zip(requests, answers, strict=True):
+        if isinstance(answer, Exception):
+            raise answer
+        if answer == 0:
+            enqueue_unique(connection, request)
+
+
 @event.listens_for(Session, "after_commit")
 def _release_jobs(session: Session) -> None:
     requests = session.info.pop("pending_jobs", [])
     if not requests:
         return
     try:
-        connection = redis_store.client
-        for request in requests:
-            enqueue_unique(connection, request)
+        enqueue_batch(redis_store.client, requests)
     except RedisError:
         log.warning("redis unavailable; %d job(s) left for the sweep", len(requests), exc_info=True)
 

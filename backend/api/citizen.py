@@ -38,8 +38,9 @@ def list_categories():
 @per_account("PHOTO_UPLOAD_LIMIT", "上传图片太频繁，请稍后再试")
 def upload_photo():
     photo = photos.accept_upload(request.files.get("file"), actor())
+    answer = PhotoUploadedOut().dump(photo)  # before the commit expires the row: no re-read
     db.session.commit()
-    return PhotoUploadedOut().dump(photo), 201
+    return answer, 201
 
 
 @bp.post("/reports")
@@ -50,8 +51,9 @@ def submit_report():
     data = json_body(ReportIn())
     key = header_text("Idempotency-Key", 128)
     case, created = intake.submit_report(actor(), data, key)
+    answer = CitizenReportOut().dump(case)  # from what was just written (or the replayed case): no re-read
     db.session.commit()
-    return CitizenReportOut().dump(cases.for_reporter(case.id, case.reporter_id)), 201 if created else 200
+    return answer, 201 if created else 200
 
 
 @bp.get("/reports/mine")

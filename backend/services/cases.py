@@ -3,7 +3,7 @@
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from backend.errors import NotFound
 from backend.extensions import db
@@ -23,6 +23,16 @@ _FULL = (
 )
 
 
+# What a citizen's view of a report shows: no co-units, and no unit or staff on the timeline. One query for the
+# case with its category and unit, then photos, events and the events' photos.
+_CITIZEN = (
+    joinedload(Case.category),
+    joinedload(Case.unit),
+    selectinload(Case.photos),
+    selectinload(Case.events).selectinload(CaseEvent.photos),
+)
+
+
 # A list item shows no timeline, so it loads none: three small IN queries per page, whatever its size.
 _SUMMARY = (
     selectinload(Case.category),
@@ -32,8 +42,8 @@ _SUMMARY = (
 )
 
 
-def _one(query) -> Case:
-    case = db.session.scalar(query.options(*_FULL))
+def _one(query, options=_FULL) -> Case:
+    case = db.session.scalar(query.options(*options))
     if case is None:
         raise NotFound("案件不存在", code="case_not_found")
     return case
@@ -79,7 +89,18 @@ def _page(branches, page: int, per_page: int, after_id: int | None = None) -> di
 
 
 def for_reporter(case_id: int, user_id: int) -> Case:
-    return _one(db.select(Case).where(Case.id == case_id, Case.reporter_id == user_id))
+    return _one(db.select(Case).where(Case.id == case_id, Case.reporter_id == user_id), _CITIZEN)
+
+
+def by_idempotency_key(user_id: int, idempotency_key: str) -> Case | None:
+    """The report this key already created, loaded for the citizen's view (the replay's answer).
+
+    First a plain read of the id (an index probe, and a statement cheap to build: most keys are new); only a
+    replay pays for loading the case."""
+    case_id = db.session.scalar(
+        db.select(Case.id).where(Case.reporter_id == user_id, Case.idempotency_key == idempotency_key)
+    )
+    return None if case_id is None else for_reporter(case_id, user_id)
 
 
 def list_for_reporter(user_id: int, page: int, per_page: int, after_id: int | None = None) -> dict:

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import io
 import logging
 import time
 import uuid
@@ -27,7 +28,9 @@ EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "HEIF": "heic"}  # by
 
 
 def _read_limited(upload: FileStorage, limit: int) -> bytes:
-    data = upload.stream.read(limit + 1)
+    stream = upload.stream
+    # backend.request parses uploads into memory: take those bytes as they are instead of copying them
+    data = stream.getvalue() if isinstance(stream, io.BytesIO) and stream.tell() == 0 else stream.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge()
     return data
@@ -156,6 +159,28 @@ def _request_processing(photo_id: int) -> None:
         log.warning("redis unavailable; photo %s left for the sweep", photo_id, exc_info=True)
 
 
+def _owned_by(photo: Photo, uploader: Actor) -> bool:
+    if uploader.kind == ActorKind.CITIZEN:
+        return photo.uploader_user_id == uploader.user_id
+    return photo.uploader_staff_id == uploader.staff_id
+
+
+def _problems(
+    unique_ids: list[int], by_id: dict[int, Photo], uploader: Actor, taken: frozenset[int] = frozenset()
+) -> list:
+    """Why photos cannot be attached; `taken`: ids this transaction has just attached itself."""
+    problems = []
+    for photo_id in unique_ids:
+        photo = by_id.get(photo_id)
+        if photo is None or not _owned_by(photo, uploader):
+            problems.append(f"图片 {photo_id} 不存在")
+        elif photo.attached and photo_id not in taken:
+            problems.append(f"图片 {photo_id} 已被使用")
+        elif photo.status == PhotoStatus.FAILED:
+            problems.append(f"图片 {photo_id} 无法处理，请重新上传")
+    return problems
+
+
 def claimable(photo_ids: list[int], uploader: Actor) -> list[Photo]:
     """The uploader's own photos, not yet attached to anything, in the order given."""
     unique_ids = list(dict.fromkeys(photo_ids))
@@ -163,23 +188,39 @@ def claimable(photo_ids: list[int], uploader: Actor) -> list[Photo]:
         return []
     photos = db.session.scalars(db.select(Photo).where(Photo.id.in_(unique_ids))).all()
     by_id = {photo.id: photo for photo in photos}
-    problems = []
-    for photo_id in unique_ids:
-        photo = by_id.get(photo_id)
-        owned = photo is not None and (
-            photo.uploader_user_id == uploader.user_id
-            if uploader.kind == ActorKind.CITIZEN
-            else photo.uploader_staff_id == uploader.staff_id
-        )
-        if not owned:
-            problems.append(f"图片 {photo_id} 不存在")
-        elif photo.attached:
-            problems.append(f"图片 {photo_id} 已被使用")
-        elif photo.status == PhotoStatus.FAILED:
-            problems.append(f"图片 {photo_id} 无法处理，请重新上传")
-    if problems:
+    if problems := _problems(unique_ids, by_id, uploader):
         raise ValidationFailed(fields={"photo_ids": problems})
     return [by_id[photo_id] for photo_id in unique_ids]
+
+
+def claim(photo_ids: list[int], uploader: Actor, *, case_id: int) -> list[Photo]:
+    """Check and attach the uploader's photos to a case in one guarded UPDATE … RETURNING; ordered by id.
+
+    Only photos of this uploader, attached to nothing and not failed, are taken, so two submissions racing for
+    one photo cannot both win. If any is refused, a read explains why (the caller's transaction is then rolled
+    back by the error).
+    """
+    unique_ids = list(dict.fromkeys(photo_ids))
+    if not unique_ids:
+        return []
+    claimed = db.session.scalars(
+        db.update(Photo)
+        .where(
+            Photo.id.in_(unique_ids),
+            uploads.uploaded_by(uploader),
+            Photo.case_id.is_(None),
+            Photo.event_id.is_(None),
+            Photo.status != PhotoStatus.FAILED,
+        )
+        .values(case_id=case_id)
+        .returning(Photo)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if len(claimed) == len(unique_ids):
+        return sorted(claimed, key=lambda photo: photo.id)
+    taken = frozenset(photo.id for photo in claimed)
+    by_id = {photo.id: photo for photo in db.session.scalars(db.select(Photo).where(Photo.id.in_(unique_ids)))}
+    raise ValidationFailed(fields={"photo_ids": _problems(unique_ids, by_id, uploader, taken) or ["图片已被使用"]})
 
 
 def attach(photos: list[Photo], *, case_id: int | None = None, event_id: int | None = None) -> None:

@@ -24,7 +24,7 @@ def _unattached():
     return db.and_(Photo.case_id.is_(None), Photo.event_id.is_(None))
 
 
-def _uploader_is(uploader: Actor):
+def uploaded_by(uploader: Actor):
     if uploader.kind == ActorKind.CITIZEN:
         return Photo.uploader_user_id == uploader.user_id
     return Photo.uploader_staff_id == uploader.staff_id
@@ -35,7 +35,7 @@ def ensure_quota(uploader: Actor, new_bytes: int) -> None:
     quota = current_app.config["UNATTACHED_PHOTO_QUOTA_BYTES"]
     used, oldest = db.session.execute(
         db.select(func.coalesce(func.sum(Photo.byte_size), 0), func.min(Photo.created_at)).where(
-            _uploader_is(uploader), _unattached()
+            uploaded_by(uploader), _unattached()
         )
     ).one()
     if used + new_bytes <= quota:

@@ -1,3 +1,4 @@
-from backend import create_app
+from backend import create_app, settle_heap
 
 app = create_app()
+settle_heap()

@@ -103,9 +103,21 @@ def recreate(connection: Redis, request: JobRequest, live: set[str]) -> Job | No
         return None
 
 
+# Every worker process of ours keeps this key alive while it lives (workers.worker.Pulse). RQ's own worker key
+# outlives a kill -9 by up to the job's timeout plus a minute; this one by PULSE_TTL_SECONDS at most.
+PULSE_KEY = "suishoupai:worker-pulse:{}"
+PULSE_EVERY_SECONDS = 5
+PULSE_TTL_SECONDS = 15
+
+
+def pulse_key(worker_name: str) -> str:
+    return PULSE_KEY.format(worker_name)
+
+
 def live_job_ids(connection: Redis, queues: tuple[str, ...] = ALL_QUEUES) -> set[str]:
     """Ids of the jobs that will really run: in a queue's list, scheduled for a retry, or started by a
-    worker that is still registered (its heartbeat keeps both its key and the started entry fresh)."""
+    worker that is still registered and still beating (its pulse key): a worker killed mid-job stops beating,
+    and its job counts as lost within PULSE_TTL_SECONDS instead of when RQ's registration of it expires."""
     live: set[str] = set()
     now = time.time()
     started: list[str] = []
@@ -126,9 +138,11 @@ def live_job_ids(connection: Redis, queues: tuple[str, ...] = ALL_QUEUES) -> set
                 key = f"{Worker.redis_worker_namespace_prefix}{worker}"
                 pipe.exists(key)
                 pipe.hexists(key, "death")
+                pipe.exists(pulse_key(worker))
             flags = pipe.execute()
         for index, job_id in enumerate(started):
-            if workers[index] and flags[2 * index] and not flags[2 * index + 1]:
+            registered, dead, beating = flags[3 * index : 3 * index + 3]
+            if workers[index] and registered and not dead and beating:
                 live.add(job_id)
     return live
 

@@ -14,12 +14,11 @@ from collections.abc import Callable
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Worker
 from rq.scheduler import RQScheduler
 
 from workers.queues import ALL_QUEUES
 from workers.scheduler import Scheduler
-from workers.worker import AppWorker
+from workers.worker import AppWorker, PulseMixin
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ def start_schedulers(connection: Redis, periodic_jobs: list) -> None:
     RetryScheduler(connection, ALL_QUEUES).start()
 
 
-def serve(connection: Redis, make_worker: Callable[[], Worker]) -> int:
+def serve(connection: Redis, make_worker: Callable[[], PulseMixin]) -> int:
     """Keep a worker made by `make_worker` on the queues until SIGTERM/SIGINT; returns the exit status."""
     stop = threading.Event()
 
@@ -95,6 +94,7 @@ def serve(connection: Redis, make_worker: Callable[[], Worker]) -> int:
         except RedisError as exc:
             log.warning("worker %s lost redis: %s", worker.name, exc)
         finally:
+            worker.stop_pulse()
             own_signals()
         if worker._stop_requested or worker._shutdown_requested_date is not None:  # SIGTERM/SIGINT to RQ
             break

@@ -10,8 +10,10 @@ import ctypes
 import logging
 import os
 import signal
+import threading
 
 from flask import Flask
+from redis import Redis
 from redis.exceptions import RedisError
 from rq import SimpleWorker, Worker
 from rq.job import Job
@@ -20,6 +22,7 @@ from rq.worker import WorkerStatus
 
 from backend.extensions import db
 from workers.lifeline import LifelineWriter
+from workers.queues import PULSE_EVERY_SECONDS, PULSE_TTL_SECONDS, pulse_key
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,50 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-class AppWorker(Worker):
+class Pulse(threading.Thread):
+    """Keeps the worker's pulse key alive from a thread of the process that runs (or supervises) its jobs, so
+    the sweep knows within seconds that a worker killed mid-job will never finish it (workers.queues)."""
+
+    def __init__(self, connection: Redis, worker_name: str):
+        super().__init__(name=f"pulse-{worker_name}", daemon=True)
+        self.connection = connection
+        self.key = pulse_key(worker_name)
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            with contextlib.suppress(RedisError):  # Redis is away: the next beat tries again
+                self.connection.set(self.key, os.getpid(), ex=PULSE_TTL_SECONDS)
+            self.stopping.wait(PULSE_EVERY_SECONDS)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with contextlib.suppress(RedisError):
+            self.connection.delete(self.key)
+
+
+class PulseMixin:
+    """Starts the pulse when RQ registers the worker and stops it at its registered death."""
+
+    _pulse: Pulse | None = None
+
+    def register_birth(self) -> None:
+        super().register_birth()
+        self._pulse = Pulse(self.connection, self.name)
+        self._pulse.start()
+
+    def register_death(self) -> None:
+        self.stop_pulse()
+        super().register_death()
+
+    def stop_pulse(self) -> None:
+        """Also when the worker is given up without a registered death (it lost Redis): a fresh one beats."""
+        if self._pulse is not None:
+            self._pulse.stop()
+            self._pulse = None
+
+
+class AppWorker(PulseMixin, Worker):
     """RQ's forking worker, made safe for SQLAlchemy: a work horse never reuses a pooled
     connection it inherited through fork (the SQLAlchemy docs' multiprocessing recipe).
 
@@ -83,7 +129,7 @@ class AppWorker(Worker):
             self._horse_pid = 0
 
 
-class ResidentWorker(SimpleWorker):
+class ResidentWorker(PulseMixin, SimpleWorker):
     """RQ's non-forking worker: jobs run in this process, one after another, so the app, its SQLAlchemy
     pool (one database connection, kept) and module caches (the region index) live across jobs.
 

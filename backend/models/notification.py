@@ -37,6 +37,14 @@ class Notification(db.Model):
             postgresql_where=text("unit_id IS NULL AND channel = 'IN_APP'"),
             sqlite_where=text("unit_id IS NULL AND channel = 'IN_APP'"),
         ),
+        # a unit's unread ones (the inbox's badge and filter): small, as they are read
+        Index(
+            "ix_notifications_unit_unread",
+            "unit_id",
+            "id",
+            postgresql_where=text("read_at IS NULL AND channel = 'IN_APP'"),
+            sqlite_where=text("read_at IS NULL AND channel = 'IN_APP'"),
+        ),
         Index("ix_notifications_channel_status", "channel", "status"),  # the admin list's filters
     )
 

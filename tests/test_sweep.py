@@ -47,19 +47,20 @@ def test_sweep_re_creates_a_job_started_by_a_worker_that_died(api, app, redis, r
     assert api.get(f"/api/v1/reports/{case_id}", citizen).json["status"] == "dispatched"
 
 
-def _started_by(redis, worker, job_id: str) -> None:
-    redis.hset(Job.key_for(job_id), mapping={"status": "started", "worker_name": worker.name})
-    redis.zadd(StartedJobRegistry(ROUTING, connection=redis).key, {f"{job_id}:exec1": utcnow().timestamp() + 60})
-
-
-def test_sweep_leaves_a_job_running_in_a_live_worker_alone(api, app, redis):
-    citizen = api.login_citizen()
-    case_id = api.submit_ok(citizen, location=DAHEZHONGLU)["id"]
+def _routing_started_by_a_worker(api, redis) -> tuple[str, AppWorker]:
+    """A new case's routing job as a live worker's started job: taken from the queue, in its started registry."""
+    case_id = api.submit_ok(api.login_citizen(), location=DAHEZHONGLU)["id"]
     job_id = f"route-case-{case_id}"
     _lose_from_queue(redis, job_id)
     worker = AppWorker([ROUTING], connection=redis)
     worker.register_birth()
-    _started_by(redis, worker, job_id)
+    redis.hset(Job.key_for(job_id), mapping={"status": "started", "worker_name": worker.name})
+    redis.zadd(StartedJobRegistry(ROUTING, connection=redis).key, {f"{job_id}:exec1": utcnow().timestamp() + 60})
+    return job_id, worker
+
+
+def test_sweep_leaves_a_job_running_in_a_live_worker_alone(api, app, redis):
+    _, worker = _routing_started_by_a_worker(api, redis)
     with app.app_context():
         assert recovery.sweep_stuck()["cases"] == 0
     worker.register_death()
@@ -70,13 +71,7 @@ def test_sweep_leaves_a_job_running_in_a_live_worker_alone(api, app, redis):
 def test_a_job_of_a_worker_that_stopped_beating_is_lost_though_rq_still_lists_the_worker(api, app, redis):
     """kill -9 mid-job: RQ's key for the worker lives on (up to the job's timeout plus a minute), its pulse
     lapses within seconds, and the sweep re-creates the job then, not minutes later."""
-    citizen = api.login_citizen()
-    case_id = api.submit_ok(citizen, location=DAHEZHONGLU)["id"]
-    job_id = f"route-case-{case_id}"
-    _lose_from_queue(redis, job_id)
-    worker = AppWorker([ROUTING], connection=redis)
-    worker.register_birth()
-    _started_by(redis, worker, job_id)
+    job_id, worker = _routing_started_by_a_worker(api, redis)
     worker.stop_pulse()  # what the kernel does to the pulse thread of a killed process, once its key expires
     assert redis.exists(f"{Worker.redis_worker_namespace_prefix}{worker.name}")
     with app.app_context():

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+import psycopg
 
 from bench.bench_photos import _exif, _jpeg, _srgb_icc, make_pixels
 from bench.chaos import SPOT, Stack
@@ -189,6 +190,40 @@ def login(port: int, citizens: int) -> list[str]:
     return tokens
 
 
+class ConnectionSampler(threading.Thread):
+    """What `pg_stat_activity` shows of the stack's database while the load runs: how many client backends at
+    once, how many distinct ones, and how many were opened after sampling began (a pooled API opens none)."""
+
+    def __init__(self, stack: Stack, every_seconds: float = 0.25):
+        super().__init__(name="pg-connections", daemon=True)
+        self.url = stack.env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+        self.every = every_seconds
+        self.stopping = threading.Event()
+        self.most_at_once = 0
+        self.seen: set[int] = set()
+        self.opened = 0
+
+    def run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            began = connection.execute("SELECT now()").fetchone()[0]
+            while not self.stopping.is_set():
+                rows = connection.execute(
+                    "SELECT pid, backend_start FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                ).fetchall()
+                self.most_at_once = max(self.most_at_once, len(rows))
+                for pid, started in rows:
+                    if pid not in self.seen:
+                        self.seen.add(pid)
+                        self.opened += started > began
+                self.stopping.wait(self.every)
+
+    def stop(self) -> dict:
+        self.stopping.set()
+        self.join()
+        return {"most_at_once": self.most_at_once, "distinct": len(self.seen), "opened": self.opened}
+
+
 def measure(stack: Stack, tokens: list[str], photo: bytes, args) -> dict:
     body, content_type = multipart(photo)
     load = Load(stack.api_port, tokens, body, content_type, args.concurrency)
@@ -204,12 +239,15 @@ def measure(stack: Stack, tokens: list[str], photo: bytes, args) -> dict:
         meter.start()
     box_began = psutil.cpu_times()
     samplers = _start_py_spy(stack, args)
+    connections = ConnectionSampler(stack)
+    connections.start()
     with load.lock:
         load.results.creates.clear()
         load.results.errors.clear()
     began = time.perf_counter()
     time.sleep(args.seconds)
     ended = time.perf_counter()
+    pg_connections = connections.stop()
     cpu = {name: meter.seconds() for name, meter in meters.items()}
     box = psutil.cpu_times()
     load.stop.set()
@@ -229,6 +267,7 @@ def measure(stack: Stack, tokens: list[str], photo: bytes, args) -> dict:
         "box_busy": busy / (ended - began) / psutil.cpu_count(),
         "errors": dict(load.results.errors),
         "stacks": stacks,
+        "connections": pg_connections,
     }
 
 
@@ -341,6 +380,11 @@ def report(label: str, photo: bytes, figures: dict, peer: bool) -> None:
         f"at most {psutil.cpu_count() * 1000 / server:.0f} creates/s"
     )
     print(f"  box CPU busy {figures['box_busy']:.0%} of {psutil.cpu_count()} cores (all processes, also others')")
+    connections = figures["connections"]
+    print(
+        f"  PostgreSQL connections (pg_stat_activity, every 0.25 s): at most {connections['most_at_once']} at once,"
+        f" {connections['distinct']} distinct, {connections['opened']} opened during the measured seconds"
+    )
     if figures["errors"]:
         print(f"  errors: {figures['errors']}")
     if figures["stacks"]:

@@ -47,24 +47,36 @@ def _summary(plan: dict) -> tuple[list[str], list[str], int]:
 
 def scenarios(now: datetime) -> list[tuple[str, Callable]]:
     from backend.extensions import db
-    from backend.models import Case, CaseStatus, Category, Channel, ClaimStatus, DeliveryStatus, RewardRule, Unit
+    from backend.models import (
+        Case,
+        CaseStatus,
+        Category,
+        Channel,
+        ClaimStatus,
+        DeliveryStatus,
+        RewardClaim,
+        RewardRule,
+        Unit,
+    )
     from backend.services import (
         cases,
         delivery,
         extensions,
         health,
         inbox,
-        payouts,
         recovery,
-        rewards,
         supervision,
     )
+    from backend.services.rewards import claims as reward_claims
+    from backend.services.rewards import payouts
+    from backend.services.rewards import rules as reward_rules
+    from backend.services.rewards import signals as reward_signals
     from backend.services.supervision import PAGE
 
     unit_id = db.session.scalar(db.select(Unit.id).where(Unit.code == "renhe-ecology"))
     category = db.session.scalar(db.select(Category.code).join(RewardRule, RewardRule.category_id == Category.id))
     reporter = db.session.scalar(db.select(Case.reporter_id).order_by(Case.id.desc()).limit(1))
-    claimant = db.session.scalar(db.select(rewards.RewardClaim.user_id).limit(1))
+    claimant = db.session.scalar(db.select(RewardClaim.user_id).limit(1))
     newest = db.session.scalar(db.select(db.func.max(Case.id)))
     closed = db.session.scalar(
         db.select(Case.id)
@@ -83,7 +95,7 @@ def scenarios(now: datetime) -> list[tuple[str, Callable]]:
 
     def signals():
         case = db.session.get(Case, closed)
-        return rewards.signals_for(case, rewards.rule_for(case.category, case.created_at))
+        return reward_signals.signals_for(case, reward_rules.rule_for(case.category, case.created_at))
 
     periodic = [
         (f"supervision: {step}", lambda q=query: db.session.scalars(q.order_by(Case.id).limit(PAGE)).all())
@@ -124,10 +136,10 @@ def scenarios(now: datetime) -> list[tuple[str, Callable]]:
         ("unit notifications", lambda: inbox.listing(unit_id, 1, 50)),
         ("unit notifications ?unread=true", lambda: inbox.listing(unit_id, 1, 50, unread=True)),
         ("pending extensions", lambda: extensions.pending(1, 50)),
-        (WHOLE + "reward claims", lambda: rewards.list_claims(1, 50)),
-        ("reward claims ?status=pending", lambda: rewards.list_claims(1, 50, status=ClaimStatus.PENDING)),
-        ("reward claims ?user_id", lambda: rewards.list_claims(1, 50, user_id=claimant)),
-        ("citizen's rewards (/rewards/mine)", lambda: rewards.citizen_summary(claimant)),
+        (WHOLE + "reward claims", lambda: reward_claims.list_claims(1, 50)),
+        ("reward claims ?status=pending", lambda: reward_claims.list_claims(1, 50, status=ClaimStatus.PENDING)),
+        ("reward claims ?user_id", lambda: reward_claims.list_claims(1, 50, user_id=claimant)),
+        ("citizen's rewards (/rewards/mine)", lambda: reward_claims.citizen_summary(claimant)),
         ("payout batches", lambda: payouts.list_batches(1, 50)),
     ]
     return [("periodic", *s) for s in periodic] + [("admin", *s) for s in admin] + [("list", *s) for s in lists]

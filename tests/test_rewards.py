@@ -9,7 +9,8 @@ import pytest
 
 from backend.extensions import db
 from backend.models import AuditEntry, LedgerEntry, LedgerKind, PayoutItem, RewardClaim
-from backend.services import accounts, payouts
+from backend.services import accounts
+from backend.services.rewards import payouts
 from tests.helpers import concurrently, jpeg_bytes
 from tests.test_wechat_pay import (
     APIV3_KEY,

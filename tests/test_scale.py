@@ -304,7 +304,7 @@ def test_reward_figures_equal_hand_computed_values(app):
             ("illegal_ad", _utc("2026-09-15T12:00:00+08:00"), last_of_october),
         ],
     )
-    from backend.services import payouts
+    from backend.services.rewards import payouts
 
     with statements(app) as seen, app.app_context():
         figures = payouts.figures()
@@ -322,7 +322,7 @@ def test_reward_figures_equal_hand_computed_values(app):
 
 
 def test_reward_figures_statements_stay_the_same_as_the_ledger_grows(app):
-    from backend.services import payouts
+    from backend.services.rewards import payouts
 
     at = _utc("2026-11-10T10:00:00+08:00")
     sizes = []
@@ -352,7 +352,7 @@ def test_phash_distance_in_sql_equals_python(app):
 
 def test_similar_photo_signal_is_found_by_the_database_and_bounded(app):
     from backend.models import Photo, PhotoStatus, RewardRule
-    from backend.services import rewards
+    from backend.services.rewards import signals
 
     _filler(app, 60, status=CaseStatus.CLOSED)
     mine = 0x0F0F0F0F0F0F0F0F
@@ -379,10 +379,10 @@ def test_similar_photo_signal_is_found_by_the_database_and_bounded(app):
         db.session.execute(db.insert(Photo), [row | {"status": PhotoStatus.READY} for row in rows])
         db.session.add(RewardRule(category_id=db.session.get(Case, target).category_id, amount_fen=5))
         db.session.commit()
-        assert len(expected) > rewards.SIGNAL_CASES  # more matches than a signal names
+        assert len(expected) > signals.SIGNAL_CASES  # more matches than a signal names
         with statements(app) as seen:
-            found = rewards.signals_for(db.session.get(Case, target), db.session.scalars(db.select(RewardRule)).one())
+            found = signals.signals_for(db.session.get(Case, target), db.session.scalars(db.select(RewardRule)).one())
     similar = next(s for s in found if s["code"] == "similar_photo")
-    assert similar["detail"] == f"与案件 {sorted(expected)[: rewards.SIGNAL_CASES]} 的照片相似"
+    assert similar["detail"] == f"与案件 {sorted(expected)[: signals.SIGNAL_CASES]} 的照片相似"
     search = [s for s in seen if "phash_distance" in s or "bit_count" in s]
     assert len(search) == 1 and "LIMIT" in search[0].upper()  # compared in SQL, a bounded answer

@@ -28,7 +28,8 @@ from backend.schemas.reward import (
     SuspendIn,
 )
 from backend.schemas.shapes import WECHATPAY_ANSWER, BulkDecisionOut, RewardFiguresOut, SuspensionOut
-from backend.services import audit, payouts, rewards
+from backend.services import audit
+from backend.services.rewards import claims, payouts, rules
 
 bp = Blueprint("rewards", __name__)
 
@@ -38,21 +39,21 @@ bp = Blueprint("rewards", __name__)
 @citizen_required
 def my_rewards():
     """我的奖励: claims, ledger and balance."""
-    return CitizenRewardsOut().dump(rewards.citizen_summary(current_principal().id))
+    return CitizenRewardsOut().dump(claims.citizen_summary(current_principal().id))
 
 
 @bp.get("/reward-admin/rules")
 @doc(response=Items(RewardRuleOut))
 @reward_admin_required
 def list_rules():
-    return {"items": RewardRuleOut(many=True).dump(rewards.list_rules())}
+    return {"items": RewardRuleOut(many=True).dump(rules.list_rules())}
 
 
 @bp.post("/reward-admin/rules")
 @doc(body=RewardRuleIn, response=RewardRuleOut, status=201)
 @reward_admin_required
 def create_rule():
-    rule = rewards.save_rule(None, json_body(RewardRuleIn()), actor())
+    rule = rules.save_rule(None, json_body(RewardRuleIn()), actor())
     db.session.commit()
     return RewardRuleOut().dump(rule), 201
 
@@ -61,7 +62,7 @@ def create_rule():
 @doc(body=RewardRuleIn(partial=True), response=RewardRuleOut, errors={404: "reward_rule_not_found"})
 @reward_admin_required
 def update_rule(rule_id: int):
-    rule = rewards.save_rule(rewards.get_rule(rule_id), json_body(RewardRuleIn(partial=True)), actor())
+    rule = rules.save_rule(rules.get_rule(rule_id), json_body(RewardRuleIn(partial=True)), actor())
     db.session.commit()
     return RewardRuleOut().dump(rule)
 
@@ -70,21 +71,21 @@ def update_rule(rule_id: int):
 @doc(query=ClaimArgs, response=Page(ClaimOut))
 @reward_admin_required
 def list_claims():
-    return page_of(ClaimOut(), rewards.list_claims(**query_args(ClaimArgs())))
+    return page_of(ClaimOut(), claims.list_claims(**query_args(ClaimArgs())))
 
 
 @bp.get("/reward-admin/claims/<int:claim_id>")
 @doc(response=ClaimDetailOut, errors={404: "claim_not_found"})
 @reward_admin_required
 def get_claim(claim_id: int):
-    return ClaimDetailOut().dump(rewards.get_claim(claim_id))
+    return ClaimDetailOut().dump(claims.get_claim(claim_id))
 
 
 @bp.post("/reward-admin/claims/<int:claim_id>/approve")
 @doc(body=DecisionIn, response=ClaimOut, errors={404: "claim_not_found", 409: "claim_decided citizen_suspended"})
 @reward_admin_required
 def approve_claim(claim_id: int):
-    claim = rewards.approve(rewards.get_claim(claim_id), actor(), json_body(DecisionIn())["reason"])
+    claim = claims.approve(claims.get_claim(claim_id), actor(), json_body(DecisionIn())["reason"])
     db.session.commit()
     return ClaimOut().dump(claim)
 
@@ -93,7 +94,7 @@ def approve_claim(claim_id: int):
 @doc(body=RejectIn, response=ClaimOut, errors={404: "claim_not_found", 409: "claim_decided"})
 @reward_admin_required
 def reject_claim(claim_id: int):
-    claim = rewards.reject(rewards.get_claim(claim_id), actor(), json_body(RejectIn())["reason"])
+    claim = claims.reject(claims.get_claim(claim_id), actor(), json_body(RejectIn())["reason"])
     db.session.commit()
     return ClaimOut().dump(claim)
 
@@ -103,7 +104,7 @@ def reject_claim(claim_id: int):
 @reward_admin_required
 def decide_claims():
     data = json_body(BulkDecisionIn())
-    results = rewards.decide_many(data["claim_ids"], actor(), data["decision"] == "approve", data["reason"])
+    results = claims.decide_many(data["claim_ids"], actor(), data["decision"] == "approve", data["reason"])
     db.session.commit()
     return {"results": results}
 
@@ -113,7 +114,7 @@ def decide_claims():
 @reward_admin_required
 def reveal_citizen(user_id: int):
     """Who the claimant is. Audited: the request must say why (?purpose=)."""
-    identity = rewards.reveal_identity(user_id, actor(), query_args(IdentityArgs())["purpose"])
+    identity = claims.reveal_identity(user_id, actor(), query_args(IdentityArgs())["purpose"])
     db.session.commit()
     return IdentityOut().dump(identity)
 
@@ -122,7 +123,7 @@ def reveal_citizen(user_id: int):
 @doc(body=SuspendIn, response=SuspensionOut, errors={404: "citizen_not_found", 409: "already_suspended"})
 @reward_admin_required
 def suspend_citizen(user_id: int):
-    suspension = rewards.suspend(user_id, json_body(SuspendIn())["reason"], actor())
+    suspension = claims.suspend(user_id, json_body(SuspendIn())["reason"], actor())
     db.session.commit()
     return {"user_id": user_id, "suspended": True, "reason": suspension.reason}
 
@@ -131,7 +132,7 @@ def suspend_citizen(user_id: int):
 @doc(response=SuspensionOut, errors={404: "not_suspended"})
 @reward_admin_required
 def unsuspend_citizen(user_id: int):
-    rewards.lift_suspension(user_id, actor())
+    claims.lift_suspension(user_id, actor())
     db.session.commit()
     return {"user_id": user_id, "suspended": False}
 

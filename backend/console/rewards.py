@@ -3,7 +3,7 @@ one by one or in bulk, payout batches and their export, the reward rules (create
 services of backend/api/rewards.py, for the same roles (reward_admin, admin).
 
 Reporter protection (举报人保护): no page shows who claims. The claimant's id, openid and the rest appear only on
-the answer to the audited reveal, which needs a stated purpose (rewards.reveal_identity, as the API's
+the answer to the audited reveal, which needs a stated purpose (claims.reveal_identity, as the API's
 GET /reward-admin/citizens/<id>?purpose=); the reveal is addressed by claim, so the id is never in a page.
 """
 
@@ -36,7 +36,8 @@ from backend.schemas.reward import (
     RewardRuleIn,
     RewardRuleOut,
 )
-from backend.services import categories, payouts, rewards
+from backend.services import categories
+from backend.services.rewards import claims, payouts, rules
 
 nav.add_entry("console.reward_claims", "奖励申领", REWARD_ROLES, order=70)
 nav.add_entry("console.reward_payouts", "支付批次", REWARD_ROLES, order=72)
@@ -70,7 +71,7 @@ def reward_claims():
     """申领 to decide (default: pending and held), with the case's first photo and the signals."""
     args = query_args(ClaimArgs())
     args.pop("user_id")  # claims are never listed by claimant here: the id would say who reported
-    listing = rewards.list_claims(**args)
+    listing = claims.list_claims(**args)
     items = [{**ClaimOut().dump(c), "case": StaffCaseSummaryOut().dump(c.case)} for c in listing["items"]]
     return render_template(
         "console/rewards/claims.html",
@@ -84,9 +85,9 @@ def reward_claims():
 @bp.get("/rewards/claims/<int:claim_id>")
 @reward_admins
 def reward_claim(claim_id: int):
-    claim = ClaimDetailOut().dump(rewards.get_claim(claim_id))
+    claim = ClaimDetailOut().dump(claims.get_claim(claim_id))
     return render_template(
-        "console/rewards/claim.html", claim=claim, decidable=claim["status"] in rewards.DECIDABLE, **_names()
+        "console/rewards/claim.html", claim=claim, decidable=claim["status"] in claims.DECIDABLE, **_names()
     )
 
 
@@ -95,7 +96,7 @@ def reward_claim(claim_id: int):
 @form_action("console.reward_claim")
 def reward_approve(claim_id: int):
     data = load_form(DecisionIn(), {"reason": text("reason")})
-    rewards.approve(rewards.get_claim(claim_id), actor(), data["reason"])
+    claims.approve(claims.get_claim(claim_id), actor(), data["reason"])
     return "已批准，奖励已计入市民账户"
 
 
@@ -104,7 +105,7 @@ def reward_approve(claim_id: int):
 @form_action("console.reward_claim")
 def reward_reject(claim_id: int):
     data = load_form(RejectIn(), {"reason": text("reason")})
-    rewards.reject(rewards.get_claim(claim_id), actor(), data["reason"])
+    claims.reject(claims.get_claim(claim_id), actor(), data["reason"])
     return "已驳回，市民会看到驳回原因"
 
 
@@ -115,7 +116,7 @@ def reward_bulk():
     fields = {"claim_ids": integers("claim_ids"), "decision": text("decision"), "reason": text("reason")}
     data = load_form(BulkDecisionIn(), fields)
     approve = data["decision"] == "approve"
-    results = rewards.decide_many(data["claim_ids"], actor(), approve, data["reason"])
+    results = claims.decide_many(data["claim_ids"], actor(), approve, data["reason"])
     done = [r for r in results if r["ok"]]
     refused = "；".join(f"申领 {r['id']}：{r['error']}" for r in results if not r["ok"])
     message = f"已{'批准' if approve else '驳回'} {len(done)} 件" + (f"；未处理：{refused}" if refused else "")
@@ -126,13 +127,13 @@ def reward_bulk():
 @reward_admins
 def reward_reveal(claim_id: int):
     """Who claims: shown once, on this answer only, and written to the audit trail with the purpose."""
-    claim = rewards.get_claim(claim_id)
+    claim = claims.get_claim(claim_id)
     try:
         purpose = load_form(IdentityArgs(), {"purpose": text("purpose")})["purpose"]
     except ValidationError as error:
         flash(error_message(error), "error")
         return redirect(url_for("console.reward_claim", claim_id=claim_id))
-    identity = IdentityOut().dump(rewards.reveal_identity(claim.user_id, actor(), purpose))
+    identity = IdentityOut().dump(claims.reveal_identity(claim.user_id, actor(), purpose))
     db.session.commit()
     return render_template("console/rewards/identity.html", claim_id=claim_id, identity=identity, purpose=purpose)
 
@@ -142,7 +143,7 @@ def reward_reveal(claim_id: int):
 def reward_payouts():
     """支付批次, the approved claims waiting for one, and the programme's figures."""
     batches = page_of(BatchOut(), payouts.list_batches(**query_args(PageArgs())))
-    approved = rewards.list_claims(1, 100, ClaimStatus.APPROVED)
+    approved = claims.list_claims(1, 100, ClaimStatus.APPROVED)
     waiting = [{**ClaimOut().dump(c), "case": StaffCaseSummaryOut().dump(c.case)} for c in approved["items"]]
     return render_template(
         "console/rewards/payouts.html",
@@ -228,14 +229,14 @@ def _rule_form() -> dict:
 @reward_admins
 def reward_rules():
     """奖励规则: which category earns how much, when, within which caps (GET /reward-admin/rules)."""
-    items = RewardRuleOut(many=True).dump(rewards.list_rules())
+    items = RewardRuleOut(many=True).dump(rules.list_rules())
     return render_template("console/rewards/rules.html", rules=items, rule=None, categories=categories.list_all())
 
 
 @bp.get("/rewards/rules/<int:rule_id>")
 @reward_admins
 def reward_rule(rule_id: int):
-    rule = RewardRuleOut().dump(rewards.get_rule(rule_id))
+    rule = RewardRuleOut().dump(rules.get_rule(rule_id))
     return render_template("console/rewards/rule.html", rule=rule, categories=categories.list_all())
 
 
@@ -244,7 +245,7 @@ def reward_rule(rule_id: int):
 @form_action("console.reward_rules")
 def reward_create_rule():
     """POST /reward-admin/rules: audited by the service."""
-    rule = rewards.save_rule(None, _rule_form(), actor())
+    rule = rules.save_rule(None, _rule_form(), actor())
     return f"已新建奖励规则 #{rule.id}（{rule.category.name}）"
 
 
@@ -253,7 +254,7 @@ def reward_create_rule():
 @form_action("console.reward_rule")
 def reward_update_rule(rule_id: int):
     """PATCH /reward-admin/rules/<id> with every field of the editor."""
-    rewards.save_rule(rewards.get_rule(rule_id), _rule_form(), actor())
+    rules.save_rule(rules.get_rule(rule_id), _rule_form(), actor())
     return f"奖励规则 #{rule_id} 已保存", url_for("console.reward_rules")
 
 
@@ -263,5 +264,5 @@ def reward_update_rule(rule_id: int):
 def reward_rule_active(rule_id: int):
     """停用 / 启用 (PATCH … {"active": false}): a deactivated rule grants nothing to cases closed afterwards."""
     data = load_form(RewardRuleIn(partial=True), {"active": request.form.get("active") == "1"})
-    rule = rewards.save_rule(rewards.get_rule(rule_id), data, actor())
+    rule = rules.save_rule(rules.get_rule(rule_id), data, actor())
     return f"奖励规则 #{rule.id} 已{'启用' if rule.active else '停用'}"

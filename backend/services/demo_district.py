@@ -25,8 +25,9 @@ from backend.models import (
     UnitKind,
     User,
 )
-from backend.services import accounts, geo, intake, photos, rewards, routing, workflow
+from backend.services import accounts, geo, intake, photos, routing, workflow
 from backend.services.actors import Actor
+from backend.services.rewards import claims as reward_claims
 
 DISTRICT = ("renhe", "攀州市仁和区", UnitKind.DISTRICT)
 DEPARTMENTS = [
@@ -271,6 +272,6 @@ def create_demo_cases() -> int:
         if stage == "closed":
             workflow.close(case, as_dispatcher, "核查属实，已办结")
             db.session.flush()
-            rewards.consider(case.id)  # the claim the reward administrator decides
+            reward_claims.consider(case.id)  # the claim the reward administrator decides
     db.session.flush()
     return len(DEMO_CASES)

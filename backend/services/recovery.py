@@ -38,8 +38,8 @@ from backend.models import (
 )
 from backend.models.types import utcnow
 from backend.services.notify import deliver_job
-from backend.services.payouts import send_job
-from backend.services.rewards import reward_claim_job
+from backend.services.rewards.claims import reward_claim_job
+from backend.services.rewards.payouts import send_job
 from workers.queues import JobRequest, live_job_ids, process_photo_job, recreate, route_case_job
 
 PAGE = 500  # objects per query; a pass pages through every one of them

@@ -34,8 +34,9 @@ from backend.models import (
     Unit,
 )
 from backend.models.types import utcnow
-from backend.services import deadlines, notify, photos, rewards
+from backend.services import deadlines, notify, photos
 from backend.services.actors import Actor
+from backend.services.rewards import claims as reward_claims
 from backend.services.stats import ledger
 from workers.queues import enqueue_after_commit, route_case_job
 
@@ -238,7 +239,7 @@ def _finish(case: Case, *events: CaseEvent) -> Case:
         notify.announce(case, event)
         if event.type == EventType.CLOSED:
             # 有奖举报: the claim and its abuse checks are made by a job, off the request path
-            enqueue_after_commit(db.session, rewards.reward_claim_job(case.id))
+            enqueue_after_commit(db.session, reward_claims.reward_claim_job(case.id))
     return case
 
 

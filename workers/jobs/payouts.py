@@ -1,5 +1,5 @@
 from backend.extensions import db
-from backend.services import payouts
+from backend.services.rewards import payouts
 
 
 def send_payout_item(item_id: int) -> str:

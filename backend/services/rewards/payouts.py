@@ -28,11 +28,12 @@ from backend.models import (
 )
 from backend.models.types import local_month, utcnow
 from backend.schemas.common import local_iso
-from backend.services import audit, rewards
+from backend.services import audit
 from backend.services.actors import Actor
 from backend.services.exports import csv_text
 from backend.services.lookup import get_or_404
 from backend.services.paging import paginate
+from backend.services.rewards import claims as reward_claims
 from workers.queues import PAYOUTS, JobRequest, enqueue_after_commit
 
 SEND_PAYOUT_ITEM = "workers.jobs.payouts.send_payout_item"
@@ -88,7 +89,7 @@ def list_batches(page: int, per_page: int) -> dict:
 def _paid(item: PayoutItem, note: str, actor: Actor | None = None) -> None:
     item.status = PayoutItemStatus.SUCCESS
     item.claim.status = ClaimStatus.PAID
-    rewards.record_ledger_entry(item.claim, LedgerKind.PAID_OUT, -item.amount_fen, actor, note, item.id)
+    reward_claims.record_ledger_entry(item.claim, LedgerKind.PAID_OUT, -item.amount_fen, actor, note, item.id)
 
 
 def apply_state(item: PayoutItem, result: "wechat_pay.TransferResult") -> PayoutItem:

@@ -1,4 +1,7 @@
-"""Creates per second: a citizen's upload (POST /photos) and submission (POST /reports), end to end.
+"""Creates per second: a citizen's report with one photo, end to end, sent the two ways the API takes it.
+
+"one": one multipart POST /reports carrying the photo and the report's fields (one wx.uploadFile call), the
+shape of the peer's create. "two": POST /photos, then a JSON POST /reports naming the photo.
 
 Starts its own stack the way the resilience drill does (bench/chaos.py: a PostgreSQL cluster made with initdb
 in a temporary directory, a redis-server, the API under gunicorn with 2 sync workers, all on loopback ports),
@@ -8,7 +11,8 @@ each request, the CPU the gunicorn processes, PostgreSQL and Redis spent per cre
 (a Django/DRF Open311 server doing one multipart create on the same 2-core box: 173 creates/s with a 300 KB
 photo; issue 13).
 
-    .venv/bin/python -m bench.bench_creates                     # 300 KB and 12 MP photos, 20 s each
+    .venv/bin/python -m bench.bench_creates                     # 300 KB and 12 MP photos, both ways, 20 s each
+    .venv/bin/python -m bench.bench_creates --ways one --sizes 300k
     .venv/bin/python -m bench.bench_creates --seconds 30 --sizes 300k
     .venv/bin/python -m bench.bench_creates --with-workers      # RQ workers run during the load, too
     .venv/bin/python -m bench.bench_creates --profile 300       # also cProfile 300 creates in-process
@@ -64,14 +68,35 @@ def photo_12mp() -> bytes:
 SIZES = {"300k": ("300 KB", photo_300k), "12mp": ("12 MP", photo_12mp)}
 
 
-def multipart(data: bytes) -> tuple[bytes, str]:
+def multipart(data: bytes, boundary: str | None = None) -> tuple[bytes, str]:
     """The body wx.uploadFile sends: one file field named "file". Built once per photo, sent many times."""
-    boundary = uuid.uuid4().hex
+    boundary = boundary or uuid.uuid4().hex
     head = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo.jpg"\r\n'
         "Content-Type: image/jpeg\r\n\r\n"
     ).encode()
     return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+REPORT_FIELDS = {
+    "category": "illegal_ad",
+    "description": "压测举报",
+    "lat": str(SPOT[0]),
+    "lng": str(SPOT[1]),
+    "coord": "gcj02",
+    "address": "大河中路",
+}
+
+
+def multipart_report(data: bytes) -> tuple[bytes, str]:
+    """The body of a one-request create: wx.uploadFile's formData (strings) and the photo in "file"."""
+    boundary = uuid.uuid4().hex
+    fields = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in REPORT_FIELDS.items()
+    )
+    body, _ = multipart(data, boundary)
+    return fields + body, f"multipart/form-data; boundary={boundary}"
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -110,9 +135,13 @@ class Results:
 
 
 class Load:
-    """`concurrency` threads, each a citizen after another: upload, then submit with a fresh Idempotency-Key."""
+    """`concurrency` threads, each a citizen after another: upload, then submit with a fresh Idempotency-Key; or
+    (one_request) the report with its photo in one request, also with a fresh key."""
 
-    def __init__(self, port: int, tokens: list[str], body: bytes, content_type: str, concurrency: int):
+    def __init__(
+        self, port: int, tokens: list[str], body: bytes, content_type: str, concurrency: int, one_request: bool
+    ):
+        self.one_request = one_request
         self.port = port
         self.tokens = tokens
         self.body = body
@@ -139,6 +168,16 @@ class Load:
     def _one(self, number: int, token: str) -> None:
         auth = {"Authorization": f"Bearer {token}"}
         began = time.perf_counter()
+        if self.one_request:
+            headers = {**auth, "Content-Type": self.content_type, "Idempotency-Key": uuid.uuid4().hex}
+            status, _ = self._request("POST", "/reports", self.body, headers)
+            if status != 201:
+                self._error(f"create {status}")
+                return
+            ended = time.perf_counter()
+            with self.lock:
+                self.results.creates.append((began, ended, ended - began, 0.0))
+            return
         status, answer = self._request("POST", "/photos", self.body, {**auth, "Content-Type": self.content_type})
         if status != 201:
             self._error(f"upload {status}")
@@ -224,9 +263,9 @@ class ConnectionSampler(threading.Thread):
         return {"most_at_once": self.most_at_once, "distinct": len(self.seen), "opened": self.opened}
 
 
-def measure(stack: Stack, tokens: list[str], photo: bytes, args) -> dict:
-    body, content_type = multipart(photo)
-    load = Load(stack.api_port, tokens, body, content_type, args.concurrency)
+def measure(stack: Stack, tokens: list[str], photo: bytes, args, one_request: bool) -> dict:
+    body, content_type = multipart_report(photo) if one_request else multipart(photo)
+    load = Load(stack.api_port, tokens, body, content_type, args.concurrency, one_request)
     threads = load.start()
     time.sleep(args.warmup)  # connections pooled, caches warm, CPU frequency up
     meters = {
@@ -268,6 +307,7 @@ def measure(stack: Stack, tokens: list[str], photo: bytes, args) -> dict:
         "errors": dict(load.results.errors),
         "stacks": stacks,
         "connections": pg_connections,
+        "one_request": one_request,
     }
 
 
@@ -360,16 +400,20 @@ def report(label: str, photo: bytes, figures: dict, peer: bool) -> None:
         return f"{_percentile(values, 0.5):7.1f} {_percentile(values, 0.95):7.1f}"
 
     cpu = figures["cpu_ms"]
-    print(f"\n{label} photo ({len(photo) / 1000:.0f} kB): {figures['creates']} creates")
+    way = "one request (multipart POST /reports)" if figures["one_request"] else "two requests (photo, then report)"
+    print(f"\n{label} photo ({len(photo) / 1000:.0f} kB), {way}: {figures['creates']} creates")
     print(f"  creates/s               {figures['per_second']:8.1f}", end="")
     if peer:
         print(f"   ({figures['per_second'] / PEER_CREATES_PER_SECOND:.2f}× the peer's {PEER_CREATES_PER_SECOND:g}/s)")
     else:
         print("   (no peer figure for this size)")
     print("  latency ms              p50     p95")
-    print(f"    create (both)       {p(figures['create_ms'])}")
-    print(f"    POST /photos        {p(figures['upload_ms'])}")
-    print(f"    POST /reports       {p(figures['submit_ms'])}")
+    if figures["one_request"]:
+        print(f"    create              {p(figures['create_ms'])}")
+    else:
+        print(f"    create (both)       {p(figures['create_ms'])}")
+        print(f"    POST /photos        {p(figures['upload_ms'])}")
+        print(f"    POST /reports       {p(figures['submit_ms'])}")
     print(
         f"  CPU ms per create: API (gunicorn) {cpu['api']:.1f}, PostgreSQL {cpu['postgres']:.1f}, "
         f"Redis {cpu['redis']:.1f}, bench client {cpu['bench client']:.1f}"
@@ -462,6 +506,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--citizens", type=int, default=64)
     parser.add_argument("--sizes", default="300k,12mp", help="comma-separated: 300k, 12mp")
+    parser.add_argument("--ways", default="one,two", help="comma-separated: one (multipart report), two")
     parser.add_argument("--with-workers", action="store_true", help="run two RQ workers during the load")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="then cProfile N creates in-process")
     parser.add_argument("--py-spy", metavar="PATH", help="py-spy binary: sample the gunicorn workers under load")
@@ -471,6 +516,9 @@ def main() -> int:
     unknown = [size for size in sizes if size not in SIZES]
     if unknown:
         parser.error(f"unknown size(s): {', '.join(unknown)}")
+    ways = [way.strip() for way in args.ways.split(",") if way.strip()]
+    if not ways or set(ways) - {"one", "two"}:
+        parser.error("--ways: one, two or both")
 
     workdir = Path(tempfile.mkdtemp(prefix="ssp-creates-"))
     stack = Stack(workdir)
@@ -499,8 +547,9 @@ def main() -> int:
         for size in sizes:
             label, make = SIZES[size]
             photos[size] = make()
-            figures = measure(stack, tokens, photos[size], args)
-            report(label, photos[size], figures, peer=size == "300k")
+            for way in ways:
+                figures = measure(stack, tokens, photos[size], args, one_request=way == "one")
+                report(label, photos[size], figures, peer=size == "300k")
         print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.profile:
             profile(stack, photos.get("300k") or photo_300k(), args.profile)

@@ -20,6 +20,8 @@ UPLOAD_STATEMENTS = 3  # the token's user, the upload quota, INSERT photo
 SUBMIT_STATEMENTS = 6  # the token's user, the key, the category, INSERT case, INSERT event, UPDATE photos … RETURNING
 # the token's user, the key's case id, the case with category and unit, its photos, events, the events' photos
 REPLAY_STATEMENTS = 6
+# one multipart request: the token's user, the key, the category, INSERT case, INSERT event, INSERT photo
+ONE_REQUEST_STATEMENTS = 6
 
 
 @contextlib.contextmanager
@@ -89,6 +91,34 @@ def test_statements_of_an_upload_a_report_and_its_replay(api, app):
     assert replayed.status_code == 200
     assert len(statements) <= REPLAY_STATEMENTS, statements
     assert replayed.json == created.json
+
+
+def test_statements_of_a_report_sent_with_its_photo(api, app, redis, monkeypatch):
+    """One multipart request: no upload quota read (the photo is attached at once), no UPDATE of photos, and
+    both jobs in one Redis round trip after the commit."""
+    citizen = api.login_citizen()
+    api.submit_ok(citizen, key="warm-up")
+    form = {"category": "illegal_ad", "lat": "26.5", "lng": "101.7", "coord": "gcj02"}
+
+    def create(key):
+        data = {**form, "file": (io.BytesIO(jpeg_bytes()), "photo.jpg", "image/jpeg")}
+        headers = {**api.auth(citizen), "Idempotency-Key": key}
+        return api.client.post("/api/v1/reports", headers=headers, data=data, content_type="multipart/form-data")
+
+    limits = len(parse_many(app.config["REPORT_SUBMIT_LIMIT"]))
+    with counted_statements(app) as statements, counted_round_trips(monkeypatch) as sent:
+        created = create("one")
+    assert created.status_code == 201, created.json
+    assert len(statements) <= ONE_REQUEST_STATEMENTS, statements
+    assert len(sent) <= limits + 1, f"{len(sent)} round trips: one per rate limit window, one for both jobs"
+    photo_id = created.json["photos"][0]["id"]
+    assert redis.lrange("rq:queue:photos", 0, -1)[-1] == f"process-photo-{photo_id}".encode()
+    assert redis.lrange("rq:queue:routing", 0, -1)[-1] == f"route-case-{created.json['id']}".encode()
+
+    with counted_statements(app) as statements:
+        replayed = create("one")
+    assert replayed.status_code == 200 and replayed.json == created.json
+    assert len(statements) <= REPLAY_STATEMENTS, statements
 
 
 def test_the_answer_from_memory_is_what_a_read_gives(api):

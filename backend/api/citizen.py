@@ -1,11 +1,18 @@
 from flask import Blueprint, request
 
-from backend.api.common import actor, header_text, json_body, query_args
-from backend.api.spec import Items, Page, doc
+from backend.api.common import actor, form_body, header_text, json_body, query_args
+from backend.api.spec import JSON, MULTIPART, Items, Page, doc
 from backend.api.throttle import per_account
 from backend.auth import citizen_required, current_principal, writer_required
 from backend.extensions import db
-from backend.schemas.case import CaseListArgs, CitizenReportOut, CitizenReportSummaryOut, RatingIn, ReportIn
+from backend.schemas.case import (
+    CaseListArgs,
+    CitizenReportOut,
+    CitizenReportSummaryOut,
+    RatingIn,
+    ReportFormIn,
+    ReportIn,
+)
 from backend.schemas.catalogue import CategoryOut
 from backend.schemas.common import page_of
 from backend.schemas.photo import PhotoUploadedOut
@@ -44,13 +51,22 @@ def upload_photo():
 
 
 @bp.post("/reports")
-@doc(body=ReportIn, response=CitizenReportOut, status=201, errors={429: "rate_limited"})
+@doc(
+    body={JSON: ReportIn, MULTIPART: ReportFormIn},
+    response=CitizenReportOut,
+    status=201,
+    errors={400: "bad_request invalid_image empty_file", 413: "file_too_large", 429: "rate_limited"},
+)
 @citizen_required
 @per_account("REPORT_SUBMIT_LIMIT", "提交举报太频繁，请稍后再试")
 def submit_report():
-    data = json_body(ReportIn())
+    """A JSON report naming uploaded photos, or (multipart, one wx.uploadFile call) the report with its photo."""
     key = header_text("Idempotency-Key", 128)
-    case, created = intake.submit_report(actor(), data, key)
+    if request.mimetype == MULTIPART:
+        data = form_body(ReportFormIn())
+        case, created = intake.submit_report(actor(), data, key, upload=data.pop("file"))
+    else:
+        case, created = intake.submit_report(actor(), json_body(ReportIn()), key)
     answer = CitizenReportOut().dump(case)  # from what was just written (or the replayed case): no re-read
     db.session.commit()
     return answer, 201 if created else 200

@@ -6,6 +6,7 @@ from urllib.parse import quote
 from flask import Response, current_app, request
 from marshmallow import EXCLUDE, Schema
 
+from backend.api.spec import JSON, MULTIPART
 from backend.auth import Principal, current_principal
 from backend.errors import AppError, ValidationFailed
 from backend.models import StaffRole
@@ -80,7 +81,7 @@ def _checked(data: dict, problem, key_problem=lambda key: None) -> dict:
     return data
 
 
-def _check_declared(kind: str, schema: Schema) -> None:
+def _check_declared(kind: str, schema: Schema, media_type: str = JSON) -> None:
     """In tests and development: the schema a view reads must be the one its @doc declares, so the OpenAPI
     document cannot drift from the code."""
     if not (current_app.testing or current_app.debug):
@@ -89,6 +90,8 @@ def _check_declared(kind: str, schema: Schema) -> None:
     if meta is None:
         return
     declared = meta[kind]
+    if isinstance(declared, dict):  # a body in more than one media type
+        declared = declared.get(media_type)
     same = isinstance(declared, type) and type(schema) is declared and not schema.partial
     same = same or (
         isinstance(declared, Schema) and type(schema) is type(declared) and schema.partial == declared.partial
@@ -104,6 +107,14 @@ def json_body(schema: Schema) -> dict:
     except RecursionError:  # nested too deep even for the parser
         raise _not_json() from None
     return load_json(body, schema)
+
+
+def form_body(schema: Schema) -> dict:
+    """A multipart body through an input schema: the form's text fields (as wx.uploadFile sends its formData,
+    all strings) and its file parts under their names, by the rules of every body."""
+    _check_declared("body", schema, MULTIPART)
+    body = {**request.form.to_dict(), **request.files.to_dict()}
+    return _checked(schema.load(storable(body)), _out_of_range)
 
 
 def load_json(body, schema: Schema) -> dict:

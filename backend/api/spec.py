@@ -26,6 +26,7 @@ bp = Blueprint("spec", __name__)
 ATTRIBUTE = "api_doc"
 ERROR_SCHEMA = "Error"
 JSON = "application/json"
+MULTIPART = "multipart/form-data"
 
 AUTH_CODES = ("unauthorized", "invalid_token", "token_expired", "account_disabled", "unit_disabled")
 HTTP_REASONS = {
@@ -90,7 +91,8 @@ def doc(
 
     response: a marshmallow Schema (class or instance), Page(...)/Items(...), a JSON Schema dict (which may hold
       Schemas), or None for no body (e.g. status=204). content_type: the success answer's media type.
-    body: a Schema read as the JSON body, or {media type: JSON Schema} for anything else (multipart).
+    body: a Schema read as the JSON body, or {media type: Schema or JSON Schema} for anything else (multipart),
+      or for a body taken in more than one media type.
     query: the Schema of the query string (read with query_args), or OpenAPI parameter objects the view reads
       itself. errors: {status: "code other_code"} this view can answer besides
       the shared ones. public: no token (a view without a role decorator must say so, so none is forgotten).
@@ -213,6 +215,10 @@ def _operation(view, rule, method: str) -> dict:
     if body is not None:
         if isinstance(body, dict):
             operation["requestBody"] = {"required": True, "content": {kind: {"schema": s} for kind, s in body.items()}}
+            if JSON in body:
+                add(400, "invalid_json")
+            if any(isinstance(s, Schema) or (isinstance(s, type) and issubclass(s, Schema)) for s in body.values()):
+                add(422, "validation_failed")
         else:
             operation["requestBody"] = {"required": True, "content": {JSON: {"schema": body}}}
             add(400, "invalid_json")

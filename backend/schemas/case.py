@@ -1,6 +1,7 @@
 """Cases as citizens see them (their own report) and as staff see them (never the reporter)."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
+from werkzeug.datastructures import FileStorage
 
 from backend.models import CaseStatus, CoordSystem, EventType, Rating
 from backend.models.types import utcnow
@@ -36,6 +37,64 @@ class ReportIn(Schema):
     photo_ids = fields.List(
         fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=9, error="请上传 1 至 9 张照片")
     )
+
+
+class UploadedFile(fields.Field):
+    """A file part of a multipart body (a text field of that name is not a file)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(metadata={"type": "string", "format": "binary"}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, FileStorage):
+            raise ValidationError(f"缺少文件字段 {attr}")
+        return value
+
+
+class IdList(fields.Field):
+    """Ids in one form value, comma-separated ("101,102"): wx.uploadFile sends every formData value as a string."""
+
+    MAX_DIGITS = 12
+
+    def __init__(self, *, max_items: int, too_many: str, **kwargs):
+        pattern = r"^\s*(\d+\s*(,\s*\d+\s*)*)?$"
+        description = f"comma-separated ids, at most {max_items}"
+        super().__init__(metadata={"type": "string", "pattern": pattern, "description": description}, **kwargs)
+        self.max_items, self.too_many = max_items, too_many
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError("必须是以逗号分隔的整数")
+        parts = [part.strip() for part in value.split(",")]
+        if parts == [""]:
+            return []
+        if not all(part.isascii() and part.isdigit() and len(part) <= self.MAX_DIGITS for part in parts):
+            raise ValidationError("必须是以逗号分隔的整数")
+        if len(parts) > self.max_items:
+            raise ValidationError(self.too_many)
+        return [int(part) for part in parts]
+
+
+class ReportFormIn(Schema):
+    """POST /reports as multipart/form-data: one wx.uploadFile call carries the report and its first photo.
+
+    The fields of ReportIn, flat (`lat`, `lng`, `coord` instead of `location`); `photo_ids` names up to 8 more
+    photos uploaded before with POST /photos. Loads into ReportIn's shape, with the file under `file`.
+    """
+
+    file = UploadedFile(required=True, error_messages={"required": "缺少文件字段 file"})
+    category = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    description = fields.String(load_default="", validate=validate.Length(max=1000))
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90), allow_nan=False)
+    lng = fields.Float(required=True, validate=validate.Range(min=-180, max=180), allow_nan=False)
+    coord = fields.String(required=True, validate=validate.OneOf([c.value for c in CoordSystem]))
+    address = fields.String(load_default="", validate=validate.Length(max=255))
+    photo_ids = IdList(max_items=8, too_many="请上传 1 至 9 张照片", load_default=list)
+
+    @post_load
+    def as_report(self, data: dict, **kwargs) -> dict:
+        location = {name: data.pop(name) for name in ("lat", "lng", "coord")}
+        return {**data, "location": location}
 
 
 class RatingIn(Schema):

@@ -2,31 +2,42 @@
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
+from werkzeug.datastructures import FileStorage
 
 from backend.errors import ValidationFailed
 from backend.extensions import db
-from backend.models import Case, Category
+from backend.models import Case, Category, Photo
 from backend.services import cases, geo, photos, workflow
 from backend.services.actors import Actor
-from workers.queues import enqueue_after_commit, route_case_job
+from workers.queues import enqueue_after_commit, process_photo_job, route_case_job
 
 
-def submit_report(actor: Actor, payload: dict, idempotency_key: str | None) -> tuple[Case, bool]:
+def submit_report(
+    actor: Actor, payload: dict, idempotency_key: str | None, upload: FileStorage | None = None
+) -> tuple[Case, bool]:
     """Create the case, or return the one this Idempotency-Key already created.
 
     Returns (case, created), either ready for the citizen's view without another read: a new case carries its
     category, photos and timeline as written, a replayed one is loaded with them. Concurrent retries with one key
     meet at the unique constraint on (reporter_id, idempotency_key), or at the photos the winner has just
     attached: one insert wins, the others read the winner's case.
+
+    upload: a photo sent with the report in the same request (one wx.uploadFile call); it is checked and stored
+    like POST /photos, attached by the same transaction, and its file deleted again if that does not commit here.
+    A replay stores nothing.
     """
     if idempotency_key:
         existing = cases.by_idempotency_key(actor.user_id, idempotency_key)
         if existing is not None:
             return existing, False
+    new_photo = photos.store_original(upload, actor, within_quota=False) if upload is not None else None
     try:
-        return _create(actor, payload, idempotency_key), True
-    except (IntegrityError, ValidationFailed):
-        if not idempotency_key:
+        return _create(actor, payload, idempotency_key, new_photo), True
+    except BaseException as exc:
+        if new_photo is not None:
+            db.session.rollback()
+            photos.discard(new_photo)
+        if not idempotency_key or not isinstance(exc, (IntegrityError, ValidationFailed)):
             raise
         db.session.rollback()
         existing = cases.by_idempotency_key(actor.user_id, idempotency_key)
@@ -35,7 +46,7 @@ def submit_report(actor: Actor, payload: dict, idempotency_key: str | None) -> t
         return existing, False
 
 
-def _create(actor: Actor, payload: dict, idempotency_key: str | None) -> Case:
+def _create(actor: Actor, payload: dict, idempotency_key: str | None, new_photo: Photo | None) -> Case:
     category = db.session.scalar(
         db.select(Category).where(Category.code == payload["category"], Category.active.is_(True))
     )
@@ -60,7 +71,14 @@ def _create(actor: Actor, payload: dict, idempotency_key: str | None) -> Case:
     db.session.add(case)
     db.session.flush()
     # checks and attaches the photos in one statement; the answer shows them and the timeline as written
-    set_committed_value(case, "photos", photos.claim(payload["photo_ids"], actor, case_id=case.id))
+    attached = photos.claim(payload["photo_ids"], actor, case_id=case.id)
+    if new_photo is not None:
+        new_photo.case_id = case.id
+        db.session.add(new_photo)
+        db.session.flush()
+        enqueue_after_commit(db.session, process_photo_job(new_photo.id))
+        attached = sorted([*attached, new_photo], key=lambda photo: photo.id)
+    set_committed_value(case, "photos", attached)
     for event in case.events:
         set_committed_value(event, "photos", [])
     enqueue_after_commit(db.session, route_case_job(case.id))

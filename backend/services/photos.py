@@ -41,13 +41,27 @@ def accept_upload(upload: FileStorage | None, uploader: Actor) -> Photo:
 
     The worker decodes it, makes the copies, or marks the photo failed if the data turns out damaged.
     """
+    photo = store_original(upload, uploader, within_quota=True)
+    db.session.add(photo)
+    db.session.flush()
+    enqueue_after_commit(db.session, process_photo_job(photo.id))
+    return photo
+
+
+def store_original(upload: FileStorage | None, uploader: Actor, *, within_quota: bool) -> Photo:
+    """The checks of an upload and the stored original, as a Photo not yet in the session.
+
+    within_quota: count it against the uploader's unattached bytes (an upload a report takes at once does not).
+    The caller adds the photo and enqueues its job, or calls `discard` if its transaction does not commit.
+    """
     if upload is None or (not upload.filename and not upload.content_length):
         raise ValidationFailed("请选择要上传的图片", fields={"file": ["缺少文件字段 file"]})
     config = current_app.config
     data = _read_limited(upload, config["MAX_PHOTO_BYTES"])
     if not data:
         raise UploadRejected("图片是空的，请重新选择", code="empty_file")
-    uploads.ensure_quota(uploader, len(data))
+    if within_quota:
+        uploads.ensure_quota(uploader, len(data))
     try:
         info = images.inspect(data, config["MAX_PHOTO_PIXELS"], config["MAX_PHOTO_SIDE"])
     except images.BadImage as exc:
@@ -57,7 +71,7 @@ def accept_upload(upload: FileStorage | None, uploader: Actor) -> Photo:
     now = utcnow()
     key = f"originals/{now:%Y/%m}/{uuid.uuid4().hex}.{EXTENSIONS[info.format]}"
     get_storage().save(key, data)
-    photo = Photo(
+    return Photo(
         uploader_user_id=uploader.user_id if uploader.kind == ActorKind.CITIZEN else None,
         uploader_staff_id=uploader.staff_id if uploader.kind == ActorKind.STAFF else None,
         format=info.format,
@@ -69,10 +83,11 @@ def accept_upload(upload: FileStorage | None, uploader: Actor) -> Photo:
         original_key=key,
         created_at=now,
     )
-    db.session.add(photo)
-    db.session.flush()
-    enqueue_after_commit(db.session, process_photo_job(photo.id))
-    return photo
+
+
+def discard(photo: Photo) -> None:
+    """Delete the stored original of a photo whose transaction was rolled back (nothing else refers to it)."""
+    get_storage().delete(photo.original_key)
 
 
 def process(photo_id: int) -> Photo | None:

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, Enum, ForeignKey, Index, Integer, String, event, text
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.functions import FunctionElement
 
 from backend.extensions import db
@@ -62,6 +62,8 @@ class Photo(db.Model):
     event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # lets a report that brings its photo insert both in one flush (Case.photos is the read side)
+    case: Mapped["Case | None"] = relationship(foreign_keys=[case_id])  # noqa: F821
 
     @property
     def attached(self) -> bool:

@@ -69,13 +69,13 @@ def _create(actor: Actor, payload: dict, idempotency_key: str | None, new_photo:
     )
     workflow.record_submission(case, actor)
     db.session.add(case)
+    if new_photo is not None:
+        new_photo.case = case
+        db.session.add(new_photo)
     db.session.flush()
     # checks and attaches the photos in one statement; the answer shows them and the timeline as written
     attached = photos.claim(payload["photo_ids"], actor, case_id=case.id)
     if new_photo is not None:
-        new_photo.case_id = case.id
-        db.session.add(new_photo)
-        db.session.flush()
         enqueue_after_commit(db.session, process_photo_job(new_photo.id))
         attached = sorted([*attached, new_photo], key=lambda photo: photo.id)
     set_committed_value(case, "photos", attached)

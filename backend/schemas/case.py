@@ -234,10 +234,13 @@ class _CaseBase(_CaseSummaryBase):
     reply = fields.Nested(ReplyOut, attribute="reply_event", allow_none=True)
 
 
+_CITIZEN_TIMELINE = CitizenEventOut(many=True)  # one instance: a schema's construction costs more than a dump
+
+
 class CitizenReportOut(_CaseBase):
     unit = fields.Nested(UnitNameOut, allow_none=True)
     timeline = fields.Function(
-        lambda case: CitizenEventOut(many=True).dump([e for e in case.events if e.type not in INTERNAL_EVENTS])
+        lambda case: _CITIZEN_TIMELINE.dump([e for e in case.events if e.type not in INTERNAL_EVENTS])
     )
 
 

@@ -40,6 +40,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,14 +69,27 @@ def photo_12mp() -> bytes:
 SIZES = {"300k": ("300 KB", photo_300k), "12mp": ("12 MP", photo_12mp)}
 
 
-def multipart(data: bytes, boundary: str | None = None) -> tuple[bytes, str]:
-    """The body wx.uploadFile sends: one file field named "file". Built once per photo, sent many times."""
-    boundary = boundary or uuid.uuid4().hex
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo.jpg"\r\n'
-        "Content-Type: image/jpeg\r\n\r\n"
-    ).encode()
-    return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+def multipart(data: bytes, fields: dict[str, str] | None = None) -> Callable[[], tuple[bytes, str]]:
+    """The body wx.uploadFile sends: formData fields (strings) and one file field named "file".
+
+    Returns a maker: each call gives the body with a fresh boundary, as every real upload has (the server
+    compiles its boundary patterns per request; one boundary for all would hide that).
+    """
+
+    def make() -> tuple[bytes, str]:
+        boundary = uuid.uuid4().hex
+        head = "".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+            for name, value in (fields or {}).items()
+        )
+        head += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        )
+        body = b"".join((head.encode(), data, f"\r\n--{boundary}--\r\n".encode()))
+        return body, f"multipart/form-data; boundary={boundary}"
+
+    return make
 
 
 REPORT_FIELDS = {
@@ -86,17 +100,6 @@ REPORT_FIELDS = {
     "coord": "gcj02",
     "address": "大河中路",
 }
-
-
-def multipart_report(data: bytes) -> tuple[bytes, str]:
-    """The body of a one-request create: wx.uploadFile's formData (strings) and the photo in "file"."""
-    boundary = uuid.uuid4().hex
-    fields = b"".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in REPORT_FIELDS.items()
-    )
-    body, _ = multipart(data, boundary)
-    return fields + body, f"multipart/form-data; boundary={boundary}"
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -139,13 +142,17 @@ class Load:
     (one_request) the report with its photo in one request, also with a fresh key."""
 
     def __init__(
-        self, port: int, tokens: list[str], body: bytes, content_type: str, concurrency: int, one_request: bool
+        self,
+        port: int,
+        tokens: list[str],
+        body: Callable[[], tuple[bytes, str]],
+        concurrency: int,
+        one_request: bool,
     ):
         self.one_request = one_request
         self.port = port
         self.tokens = tokens
         self.body = body
-        self.content_type = content_type
         self.concurrency = concurrency
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -169,8 +176,9 @@ class Load:
         auth = {"Authorization": f"Bearer {token}"}
         began = time.perf_counter()
         if self.one_request:
-            headers = {**auth, "Content-Type": self.content_type, "Idempotency-Key": uuid.uuid4().hex}
-            status, _ = self._request("POST", "/reports", self.body, headers)
+            body, content_type = self.body()
+            headers = {**auth, "Content-Type": content_type, "Idempotency-Key": uuid.uuid4().hex}
+            status, _ = self._request("POST", "/reports", body, headers)
             if status != 201:
                 self._error(f"create {status}")
                 return
@@ -178,7 +186,8 @@ class Load:
             with self.lock:
                 self.results.creates.append((began, ended, ended - began, 0.0))
             return
-        status, answer = self._request("POST", "/photos", self.body, {**auth, "Content-Type": self.content_type})
+        body, content_type = self.body()
+        status, answer = self._request("POST", "/photos", body, {**auth, "Content-Type": content_type})
         if status != 201:
             self._error(f"upload {status}")
             return
@@ -264,8 +273,8 @@ class ConnectionSampler(threading.Thread):
 
 
 def measure(stack: Stack, tokens: list[str], photo: bytes, args, one_request: bool) -> dict:
-    body, content_type = multipart_report(photo) if one_request else multipart(photo)
-    load = Load(stack.api_port, tokens, body, content_type, args.concurrency, one_request)
+    body = multipart(photo, REPORT_FIELDS if one_request else None)
+    load = Load(stack.api_port, tokens, body, args.concurrency, one_request)
     threads = load.start()
     time.sleep(args.warmup)  # connections pooled, caches warm, CPU frequency up
     meters = {

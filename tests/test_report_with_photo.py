@@ -135,6 +135,49 @@ def test_a_refused_create_stores_nothing(api, app, media_root, photo, fields, st
     assert _originals(media_root) == []
 
 
+def test_a_field_or_photo_sent_twice_is_refused_not_dropped(api, app, media_root):
+    citizen = api.login_citizen()
+    earlier = [api.upload_ok(citizen), api.upload_ok(citizen)]
+    before = _originals(media_root)
+    form = {
+        **FORM,
+        "photo_ids": [str(earlier[0]), str(earlier[1])],
+        "file": [(io.BytesIO(jpeg_bytes()), "a.jpg", "image/jpeg"), (io.BytesIO(jpeg_bytes()), "b.jpg", "image/jpeg")],
+    }
+    answer = api.client.post(
+        "/api/v1/reports", headers=api.auth(citizen), data=form, content_type="multipart/form-data"
+    )
+    assert answer.status_code == 422, answer.json
+    assert answer.json["error"]["fields"] == {"photo_ids": ["只能有一个值"], "file": ["只能有一个值"]}
+    assert _originals(media_root) == before
+    assert _counts(app) == (0, 2)
+
+
+def test_form_text_that_is_not_utf8_is_refused_not_stored_garbled(api, app):
+    citizen = api.login_citizen()
+    boundary = "b0undary"
+    fields = {**FORM, "description": "电线".encode("gbk")}
+    body = b"".join(
+        b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+        % (boundary.encode(), name.encode(), value if isinstance(value, bytes) else value.encode())
+        for name, value in fields.items()
+    )
+    body += (
+        b'--%s\r\nContent-Disposition: form-data; name="file"; filename="p.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+        % boundary.encode()
+    )
+    body += jpeg_bytes() + b"\r\n--%s--\r\n" % boundary.encode()
+    answer = api.client.post(
+        "/api/v1/reports",
+        headers=api.auth(citizen),
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+    assert answer.status_code == 422, answer.json
+    assert answer.json["error"]["fields"] == {"description": ["不是有效的 UTF-8 文本"]}
+    assert _counts(app) == (0, 0)
+
+
 def test_a_text_field_named_file_is_not_a_photo(api, app):
     citizen = api.login_citizen()
     answer = _create(api, citizen, file="just text")

@@ -109,10 +109,25 @@ def json_body(schema: Schema) -> dict:
     return load_json(body, schema)
 
 
+REPEATED_PART = "只能有一个值"
+# werkzeug decodes form text that is not UTF-8 with errors="replace": refuse it rather than store U+FFFD
+UNDECODABLE_TEXT = "不是有效的 UTF-8 文本"
+
+
 def form_body(schema: Schema) -> dict:
     """A multipart body through an input schema: the form's text fields (as wx.uploadFile sends its formData,
-    all strings) and its file parts under their names, by the rules of every body."""
+    all strings) and its file parts under their names, by the rules of every body. A name sent twice is a
+    422, not its first value (nothing the client sent is dropped unsaid)."""
     _check_declared("body", schema, MULTIPART)
+    repeated = {
+        name: [REPEATED_PART]
+        for parts in (request.form, request.files)
+        for name, values in parts.lists()
+        if len(values) > 1
+    }
+    undecodable = {name: [UNDECODABLE_TEXT] for name, value in request.form.items() if "\ufffd" in value}
+    if problems := {**undecodable, **repeated}:
+        raise ValidationFailed(fields={_printable(name): messages for name, messages in problems.items()})
     body = {**request.form.to_dict(), **request.files.to_dict()}
     return _checked(schema.load(storable(body)), _out_of_range)
 

@@ -23,8 +23,9 @@ def submit_report(
     attached: one insert wins, the others read the winner's case.
 
     upload: a photo sent with the report in the same request (one wx.uploadFile call); it is checked and stored
-    like POST /photos, attached by the same transaction, and its file deleted again if that does not commit here.
-    A replay stores nothing.
+    like POST /photos and attached by the same transaction. A replay stores nothing; a failure here deletes the
+    file again. A failure of the caller's COMMIT does not: its outcome can be unknown (connection lost after the
+    server committed), and an orphaned file costs disk where a deleted one would lose a reported photo.
     """
     if idempotency_key:
         existing = cases.by_idempotency_key(actor.user_id, idempotency_key)

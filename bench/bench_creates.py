@@ -47,6 +47,7 @@ from pathlib import Path
 import psutil
 import psycopg
 
+from bench import calibrate
 from bench.bench_photos import _exif, _jpeg, _srgb_icc, make_pixels
 from bench.chaos import SPOT, Stack
 
@@ -538,7 +539,7 @@ def main() -> int:
     }
     try:
         print(f"stack in {workdir}: postgres :{stack.pg_port}, redis :{stack.redis_port}, api :{stack.api_port}")
-        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {calibrate.describe()}")
         stack.pg_init()
         stack.redis_start()
         stack.migrate_and_seed()
@@ -559,7 +560,7 @@ def main() -> int:
             for way in ways:
                 figures = measure(stack, tokens, photos[size], args, one_request=way == "one")
                 report(label, photos[size], figures, peer=size == "300k")
-        print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {calibrate.describe()}")
         if args.profile:
             profile(stack, photos.get("300k") or photo_300k(), args.profile)
         return 0

@@ -25,6 +25,7 @@ from backend.auth import CITIZEN, STAFF, issue_token
 from backend.extensions import db
 from backend.models import Case, CaseStatus, Staff, StaffRole, Unit
 from backend.models.types import LOCAL_TZ, utcnow
+from bench import calibrate
 from bench.app import bench_app
 
 
@@ -111,7 +112,7 @@ def main() -> int:
     statements = []
     event.listen(engine, "before_cursor_execute", lambda *a, **k: statements.append(a[2]))
     print(f"{cases:,} cases; unit {subjects['unit_code']} (the most cases in processing); {args.runs} runs per path")
-    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {calibrate.describe()}")
     print(f"{'path':34s} {'items':>5s} {'total':>9s} {'p50 ms':>7s} {'p95 ms':>7s} {'CPU ms':>7s} {'SQL':>4s}")
     over = []
     for name, who, path in _paths(subjects, args.per_page):
@@ -136,6 +137,7 @@ def main() -> int:
         )
         if p95 > args.goal_ms:
             over.append(name)
+    print(f"after: {calibrate.describe()}")
     if over:
         print(f"over the {args.goal_ms:g} ms p95 goal: {', '.join(over)}")
         return 1

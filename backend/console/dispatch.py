@@ -33,7 +33,7 @@ def _explained(case) -> dict:
 @dispatcher_only
 def dispatch_pending():
     """待派遣: what routing could not place (or units returned), with the routing explanation."""
-    listing = cases.list_for_dispatcher(status=CaseStatus.PENDING, **query_args(PageArgs()))
+    listing = cases.list_for_dispatcher(status=CaseStatus.PENDING, full_cases=True, **query_args(PageArgs()))
     items = [_explained(case) for case in listing["items"]]
     return render_template(
         "console/dispatch/pending.html",

@@ -50,6 +50,11 @@ class Rating(enum.StrEnum):
     UNSATISFIED = "unsatisfied"
 
 
+def case_number(created_at: datetime, case_id: int) -> str:
+    """Human-readable case number, e.g. 20261123000042: the local day it was reported and its id."""
+    return f"{created_at.astimezone(LOCAL_TZ):%Y%m%d}{case_id:06d}"
+
+
 class Case(db.Model):
     """One citizen report and the case that handles it (one case per report)."""
 
@@ -153,8 +158,7 @@ class Case(db.Model):
 
     @property
     def number(self) -> str:
-        """Human-readable case number, e.g. 20261123000042."""
-        return f"{self.created_at.astimezone(LOCAL_TZ):%Y%m%d}{self.id:06d}"
+        return case_number(self.created_at, self.id)
 
     @property
     def routing_reason(self) -> str | None:

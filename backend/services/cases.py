@@ -1,5 +1,6 @@
 """Reading cases, always scoped to who asks: a citizen their reports, a unit its cases."""
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
@@ -7,8 +8,8 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from backend.errors import NotFound
 from backend.extensions import db
-from backend.models import HANDLED_BY_UNIT, Case, CaseEvent, CaseStatus, Category
-from backend.models.case import case_co_units
+from backend.models import HANDLED_BY_UNIT, Case, CaseEvent, CaseStatus, Category, Photo, Unit
+from backend.models.case import case_co_units, case_number
 from backend.models.types import LOCAL_TZ
 from backend.services import deadlines
 
@@ -43,6 +44,113 @@ _SUMMARY = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class UnitRef:
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryRef:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoRef:
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSummary:
+    """A list item read as plain rows: the attributes the summary schemas show, under a Case's names.
+
+    Lists are read constantly; building ~140 ORM objects (cases, units, photos) for a page of 50 was a third of
+    its CPU (bench/README.md, "Case lists"). A page that acts on its cases asks for them (`full_cases`).
+    """
+
+    id: int
+    created_at: datetime
+    status: CaseStatus
+    description: str
+    lat: float
+    lng: float
+    coord: str
+    address: str
+    rating: object
+    rating_comment: str | None
+    rated_at: datetime | None
+    deadline_at: datetime | None
+    signoff_deadline_at: datetime | None
+    escalation_level: int
+    needs_review: bool
+    routing_status: object
+    updated_at: datetime
+    closed_at: datetime | None
+    category: CategoryRef
+    unit: UnitRef | None
+    co_units: list[UnitRef]
+    photos: list[PhotoRef]
+
+    @property
+    def number(self) -> str:
+        return case_number(self.created_at, self.id)
+
+
+_CASES = Case.__table__.c
+_SUMMARY_COLUMNS = [
+    _CASES[name] for name in CaseSummary.__dataclass_fields__ if name not in {"category", "unit", "co_units", "photos"}
+]
+
+
+def _summaries(wanted) -> list[CaseSummary]:
+    """The page's cases (ids from the `wanted` subquery), newest first, as summary rows: three statements."""
+    categories, units = Category.__table__.c, Unit.__table__.c
+    rows = db.session.execute(
+        db.select(
+            *_SUMMARY_COLUMNS,
+            categories.code.label("category_code"),
+            categories.name.label("category_name"),
+            _CASES.unit_id,
+            units.code.label("unit_code"),
+            units.name.label("unit_name"),
+        )
+        .join(wanted, _CASES.id == wanted.c.id)
+        .join(Category.__table__, categories.id == _CASES.category_id)
+        .outerjoin(Unit.__table__, units.id == _CASES.unit_id)
+        .order_by(_CASES.id.desc())
+    ).all()
+    ids = [row.id for row in rows]
+    co_units: dict[int, list[UnitRef]] = {}
+    photos: dict[int, list[PhotoRef]] = {}
+    if ids:
+        for case_id, unit_id, code, name in db.session.execute(
+            db.select(case_co_units.c.case_id, units.id, units.code, units.name)
+            .join(Unit.__table__, units.id == case_co_units.c.unit_id)
+            .where(case_co_units.c.case_id.in_(ids))
+            .order_by(units.id)
+        ):
+            co_units.setdefault(case_id, []).append(UnitRef(unit_id, code, name))
+        photo_columns = Photo.__table__.c
+        for case_id, photo_id in db.session.execute(
+            db.select(photo_columns.case_id, photo_columns.id)
+            .where(photo_columns.case_id.in_(ids))
+            .order_by(photo_columns.id)
+        ):
+            photos.setdefault(case_id, []).append(PhotoRef(photo_id))
+    return [
+        CaseSummary(
+            *(getattr(row, column.name) for column in _SUMMARY_COLUMNS),
+            category=CategoryRef(row.category_code, row.category_name),
+            unit=UnitRef(row.unit_id, row.unit_code, row.unit_name) if row.unit_id is not None else None,
+            co_units=co_units.get(row.id, []),
+            photos=photos.get(row.id, []),
+        )
+        for row in rows
+    ]
+
+
 def _one(query, options=_FULL) -> Case:
     case = db.session.scalar(query.options(*options))
     if case is None:
@@ -50,14 +158,15 @@ def _one(query, options=_FULL) -> Case:
     return case
 
 
-def _page(branches, page: int, per_page: int, after_id: int | None = None) -> dict:
+def _page(branches, page: int, per_page: int, after_id: int | None = None, full_cases: bool = False) -> dict:
     """One page of the cases whose ids the selects in `branches` pick (disjoint sets, one id column each),
     newest first.
 
     Each branch gives its newest ids from an index read backwards (so it needs an index ending in the id), the
     page is the newest of those, and only its cases are loaded. With `after_id` (keyset paging) a deep page costs
     what the first one does. The total is counted up to LIST_COUNT_CAP matches (`total_exact` says whether
-    it stopped there).
+    it stopped there). Items are CaseSummary rows, or with `full_cases` the Case objects with their summary
+    relations loaded.
     """
     branches = [branch.subquery() for branch in branches]
     cap = current_app.config["LIST_COUNT_CAP"]
@@ -74,8 +183,11 @@ def _page(branches, page: int, per_page: int, after_id: int | None = None) -> di
 
     merged = db.union_all(*(db.select(top.c.id) for top in map(newest, branches))).subquery()
     wanted = db.select(merged.c.id).order_by(merged.c.id.desc()).offset(offset).limit(per_page).subquery()
-    query = db.select(Case).join(wanted, Case.id == wanted.c.id).options(*_SUMMARY).order_by(Case.id.desc())
-    items = db.session.scalars(query).unique().all()
+    if full_cases:
+        query = db.select(Case).join(wanted, Case.id == wanted.c.id).options(*_SUMMARY).order_by(Case.id.desc())
+        items = db.session.scalars(query).unique().all()
+    else:
+        items = _summaries(wanted)
     next_after_id = items[-1].id if len(items) == per_page else None
     return {
         "items": items,
@@ -179,8 +291,10 @@ def _local_day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=LOCAL_TZ)
 
 
-def list_for_dispatcher(page: int, per_page: int, after_id: int | None = None, **filters) -> dict:
-    return _page([dispatcher_filter(db.select(Case.id), **filters)], page, per_page, after_id)
+def list_for_dispatcher(
+    page: int, per_page: int, after_id: int | None = None, full_cases: bool = False, **filters
+) -> dict:
+    return _page([dispatcher_filter(db.select(Case.id), **filters)], page, per_page, after_id, full_cases)
 
 
 def dispatcher_filter(

@@ -5,7 +5,7 @@ import math
 import re
 import time
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify, request
 from flask_limiter.errors import RateLimitExceeded
 from marshmallow import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -129,6 +129,16 @@ class ServiceUnavailable(AppError):
     code = "service_unavailable"
     message = "服务繁忙，请稍后再试"
     retry_after = 5  # seconds: a database or Redis failover, a restart
+
+
+# werkzeug answers 413 for a text part over MAX_FORM_MEMORY_SIZE or more than MAX_FORM_PARTS parts, too: not a
+# photo over 20 MB (e.g. a photo sent as a text field instead of a file part)
+FORM_TOO_LARGE = ("form_too_large", "表单内容过大：文字字段不能超过 500 KB，图片须作为文件上传")
+
+
+def _within_body_limit() -> bool:
+    length, limit = request.content_length, current_app.config.get("MAX_CONTENT_LENGTH")
+    return length is not None and limit is not None and length <= limit
 
 
 HTTP_CODES = {
@@ -270,6 +280,8 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         code, message = HTTP_CODES.get(error.code or 500, ("http_error", error.description or "请求有误"))
         status = error.code or 500
+        if status == 413 and _within_body_limit():
+            code, message = FORM_TOO_LARGE  # the body fits: werkzeug's per-part limits of a form said no
         return html_page(status, message) or _json({"error": {"code": code, "message": message}}, status)
 
     @app.errorhandler(Exception)

@@ -186,6 +186,19 @@ def test_a_text_field_named_file_is_not_a_photo(api, app):
     assert _counts(app) == (0, 0)
 
 
+def test_a_photo_sent_as_a_text_field_gets_a_form_error_not_the_20_mb_one(api, app):
+    citizen = api.login_citizen()
+    big_text = "x" * (600 * 1024)  # over werkzeug's 500 KB per text part, far under the body limit
+    answer = _create(api, citizen, description=big_text)
+    assert answer.status_code == 413
+    assert answer.json["error"]["code"] == "form_too_large"
+    upload = api.client.post(
+        "/api/v1/photos", headers=api.auth(citizen), data={"file": big_text}, content_type="multipart/form-data"
+    )
+    assert upload.status_code == 413 and upload.json["error"]["code"] == "form_too_large"
+    assert _counts(app) == (0, 0)
+
+
 def test_a_photo_of_someone_else_is_refused_and_the_sent_photo_is_not_kept(api, app, media_root):
     owner, other = api.login_citizen(), api.login_citizen()
     theirs = api.upload_ok(owner)

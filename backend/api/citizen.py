@@ -40,7 +40,7 @@ def list_categories():
     status=201,
     errors={
         400: "bad_request invalid_image empty_file",
-        413: "file_too_large",
+        413: "file_too_large form_too_large",
         422: "validation_failed",
         429: "rate_limited upload_quota_exceeded",
     },
@@ -59,7 +59,7 @@ def upload_photo():
     body={JSON: ReportIn, MULTIPART: ReportFormIn},
     response=CitizenReportOut,
     status=201,
-    errors={400: "bad_request invalid_image empty_file", 413: "file_too_large", 429: "rate_limited"},
+    errors={400: "bad_request invalid_image empty_file", 413: "file_too_large form_too_large", 429: "rate_limited"},
 )
 @citizen_required
 @per_account("REPORT_SUBMIT_LIMIT", "提交举报太频繁，请稍后再试")

@@ -141,7 +141,7 @@ def _summaries(wanted) -> list[CaseSummary]:
             photos.setdefault(case_id, []).append(PhotoRef(photo_id))
     return [
         CaseSummary(
-            *(getattr(row, column.name) for column in _SUMMARY_COLUMNS),
+            **{column.name: getattr(row, column.name) for column in _SUMMARY_COLUMNS},
             category=CategoryRef(row.category_code, row.category_name),
             unit=UnitRef(row.unit_id, row.unit_code, row.unit_name) if row.unit_id is not None else None,
             co_units=co_units.get(row.id, []),

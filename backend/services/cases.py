@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from flask import current_app
 from sqlalchemy.orm import joinedload, selectinload
 
 from backend.errors import NotFound
@@ -11,7 +10,7 @@ from backend.extensions import db
 from backend.models import HANDLED_BY_UNIT, Case, CaseEvent, CaseStatus, Category, Photo, Unit
 from backend.models.case import case_co_units, case_number
 from backend.models.types import LOCAL_TZ
-from backend.services import deadlines
+from backend.services import deadlines, paging
 
 _FULL = (
     selectinload(Case.category),
@@ -169,12 +168,7 @@ def _page(branches, page: int, per_page: int, after_id: int | None = None, full_
     relations loaded.
     """
     branches = [branch.subquery() for branch in branches]
-    cap = current_app.config["LIST_COUNT_CAP"]
-    first_matches = [db.select(b.c.id).limit(cap + 1).subquery() for b in branches]
-    counted = db.session.scalar(
-        db.select(db.func.count()).select_from(db.union_all(*(db.select(m.c.id) for m in first_matches)).subquery())
-    )
-    total, total_exact = min(counted, cap), counted <= cap
+    total, total_exact = paging.capped_count(db.union_all(*(db.select(b.c.id) for b in branches)))
     offset = 0 if after_id else (page - 1) * per_page
 
     def newest(branch):

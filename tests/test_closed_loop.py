@@ -66,3 +66,27 @@ def test_every_default_category_anywhere_in_the_district_is_dispatched(api, run_
     run_jobs()
     statuses = {api.get(f"/api/v1/reports/{i}", citizen).json["status"] for i in ids}
     assert statuses == {"dispatched"}
+
+
+def test_a_reply_with_a_photo_it_may_not_use_is_refused_and_changes_nothing(api, run_jobs):
+    citizen = api.login_citizen()
+    case_id = api.submit_ok(citizen)["id"]
+    run_jobs()
+    unit = api.login_staff("dahezhonglu")
+    assert api.post(f"/api/v1/unit/cases/{case_id}/accept", unit).status_code == 200
+    citizens_photo = api.upload_ok(citizen)
+    own = api.upload_ok(unit)
+
+    refused = api.post(
+        f"/api/v1/unit/cases/{case_id}/reply", unit, json={"content": "已清理", "photo_ids": [own, citizens_photo]}
+    )
+    assert refused.status_code == 422
+    assert refused.json["error"]["fields"]["photo_ids"] == [f"图片 {citizens_photo} 不存在"]
+    case = api.get(f"/api/v1/unit/cases/{case_id}", unit).json
+    assert case["status"] == "processing" and case["reply"] is None
+
+    replied = api.post(f"/api/v1/unit/cases/{case_id}/reply", unit, json={"content": "已清理", "photo_ids": [own]})
+    assert replied.status_code == 200
+    assert [photo["id"] for photo in replied.json["reply"]["photos"]] == [own]
+    again = api.post(f"/api/v1/unit/cases/{case_id}/reply", unit, json={"content": "x", "photo_ids": [own]})
+    assert again.status_code in (409, 422)

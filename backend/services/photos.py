@@ -196,20 +196,11 @@ def _problems(
     return problems
 
 
-def claimable(photo_ids: list[int], uploader: Actor) -> list[Photo]:
-    """The uploader's own photos, not yet attached to anything, in the order given."""
-    unique_ids = list(dict.fromkeys(photo_ids))
-    if not unique_ids:
-        return []
-    photos = db.session.scalars(db.select(Photo).where(Photo.id.in_(unique_ids))).all()
-    by_id = {photo.id: photo for photo in photos}
-    if problems := _problems(unique_ids, by_id, uploader):
-        raise ValidationFailed(fields={"photo_ids": problems})
-    return [by_id[photo_id] for photo_id in unique_ids]
-
-
-def claim(photo_ids: list[int], uploader: Actor, *, case_id: int) -> list[Photo]:
-    """Check and attach the uploader's photos to a case in one guarded UPDATE … RETURNING; ordered by id.
+def claim(
+    photo_ids: list[int], uploader: Actor, *, case_id: int | None = None, event_id: int | None = None
+) -> list[Photo]:
+    """Check and attach the uploader's photos to a case (a report's) or an event (a reply's after-photos) in one
+    guarded UPDATE … RETURNING; ordered by id.
 
     Only photos of this uploader, attached to nothing and not failed, are taken, so two submissions racing for
     one photo cannot both win. If any is refused, a read explains why (the caller's transaction is then rolled
@@ -223,11 +214,10 @@ def claim(photo_ids: list[int], uploader: Actor, *, case_id: int) -> list[Photo]
         .where(
             Photo.id.in_(unique_ids),
             uploads.uploaded_by(uploader),
-            Photo.case_id.is_(None),
-            Photo.event_id.is_(None),
+            uploads.unattached(),
             Photo.status != PhotoStatus.FAILED,
         )
-        .values(case_id=case_id)
+        .values(case_id=case_id, event_id=event_id)
         .returning(Photo)
         .execution_options(synchronize_session=False)
     ).all()
@@ -236,18 +226,3 @@ def claim(photo_ids: list[int], uploader: Actor, *, case_id: int) -> list[Photo]
     taken = frozenset(photo.id for photo in claimed)
     by_id = {photo.id: photo for photo in db.session.scalars(db.select(Photo).where(Photo.id.in_(unique_ids)))}
     raise ValidationFailed(fields={"photo_ids": _problems(unique_ids, by_id, uploader, taken) or ["图片已被使用"]})
-
-
-def attach(photos: list[Photo], *, case_id: int | None = None, event_id: int | None = None) -> None:
-    """Attach photos with a guarded UPDATE, so two submissions racing for one photo cannot both win."""
-    if not photos:
-        return
-    ids = [photo.id for photo in photos]
-    result = db.session.execute(
-        db.update(Photo)
-        .where(Photo.id.in_(ids), Photo.case_id.is_(None), Photo.event_id.is_(None))
-        .values(case_id=case_id, event_id=event_id)
-        .execution_options(synchronize_session="fetch")
-    )
-    if result.rowcount != len(ids):
-        raise ValidationFailed(fields={"photo_ids": ["图片已被使用"]})

@@ -20,7 +20,7 @@ from backend.storage import get_storage
 PURGE_BATCH = 500
 
 
-def _unattached():
+def unattached():
     return db.and_(Photo.case_id.is_(None), Photo.event_id.is_(None))
 
 
@@ -35,7 +35,7 @@ def ensure_quota(uploader: Actor, new_bytes: int) -> None:
     quota = current_app.config["UNATTACHED_PHOTO_QUOTA_BYTES"]
     used, oldest = db.session.execute(
         db.select(func.coalesce(func.sum(Photo.byte_size), 0), func.min(Photo.created_at)).where(
-            uploaded_by(uploader), _unattached()
+            uploaded_by(uploader), unattached()
         )
     ).one()
     if used + new_bytes <= quota:
@@ -53,7 +53,7 @@ def ensure_quota(uploader: Actor, new_bytes: int) -> None:
 def purge_unattached(now=None) -> int:
     """Delete uploads never attached and older than the maximum age: rows first, then their files.
 
-    Guarded like `photos.attach`: a photo a report takes at the same moment is either attached (and kept) or
+    Guarded like `photos.claim`: a photo a report takes at the same moment is either attached (and kept) or
     deleted before the report sees it (which then answers 422 for that photo id), never both.
     """
     cutoff = (now or utcnow()) - timedelta(seconds=current_app.config["UNATTACHED_PHOTO_MAX_AGE_SECONDS"])
@@ -62,7 +62,7 @@ def purge_unattached(now=None) -> int:
     while True:
         ids = db.session.scalars(
             db.select(Photo.id)
-            .where(_unattached(), Photo.created_at < cutoff)
+            .where(unattached(), Photo.created_at < cutoff)
             .order_by(Photo.created_at)
             .limit(PURGE_BATCH)
         ).all()
@@ -70,7 +70,7 @@ def purge_unattached(now=None) -> int:
             return deleted
         gone = db.session.execute(
             db.delete(Photo)
-            .where(Photo.id.in_(ids), _unattached(), Photo.created_at < cutoff)
+            .where(Photo.id.in_(ids), unattached(), Photo.created_at < cutoff)
             .returning(Photo.original_key, Photo.display_key, Photo.thumb_key)
             .execution_options(synchronize_session=False)
         ).all()

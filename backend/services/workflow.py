@@ -292,11 +292,10 @@ def comment(case: Case, actor: Actor, content: str) -> Case:
 
 def reply(case: Case, actor: Actor, content: str, photo_ids: list[int]) -> Case:
     """反馈: the unit reports what it did, with after-photos it uploaded."""
-    after_photos = photos.claimable(photo_ids, actor)
     event = _apply(case, "reply", actor, note=content)
     case.replied_at = event.at
     db.session.flush()
-    photos.attach(after_photos, event_id=event.id)
+    photos.claim(photo_ids, actor, event_id=event.id)  # a refused photo: 422, and the transaction rolls back
     return _finish(case, event)
 
 

@@ -33,7 +33,6 @@ import json
 import os
 import pstats
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,7 +48,7 @@ import psycopg
 
 from bench import calibrate
 from bench.bench_photos import _exif, _jpeg, _srgb_icc, make_pixels
-from bench.chaos import SPOT, Stack
+from bench.chaos import SPOT, Stack, report_body
 
 PEER_CREATES_PER_SECOND = 173.0  # the peer with a 300 KB photo, concurrency 8, 2 gunicorn workers (issue 13)
 HIGH_LIMIT = "1000000 per minute; 10000000 per day"  # as many counters as production's limits, never reached
@@ -193,13 +192,7 @@ class Load:
             self._error(f"upload {status}")
             return
         uploaded = time.perf_counter()
-        report = {
-            "category": "illegal_ad",
-            "description": f"压测举报 {number}",
-            "location": {"lat": SPOT[0], "lng": SPOT[1], "coord": "gcj02"},
-            "address": "大河中路",
-            "photo_ids": [json.loads(answer)["id"]],
-        }
+        report = report_body(number, [json.loads(answer)["id"]], "压测举报")
         headers = {**auth, "Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
         status, answer = self._request("POST", "/reports", json.dumps(report).encode(), headers)
         if status != 201:
@@ -467,12 +460,6 @@ def profile(stack: Stack, photo: bytes, creates: int) -> None:
     client = app.test_client()
     token = client.post("/api/v1/auth/dev", json={"openid": "bench-profile"}).json["token"]
     auth = {"Authorization": f"Bearer {token}"}
-    body = {
-        "category": "illegal_ad",
-        "description": "压测举报",
-        "location": {"lat": SPOT[0], "lng": SPOT[1], "coord": "gcj02"},
-        "address": "大河中路",
-    }
 
     def create(key: str | None = None) -> tuple[int, int, int]:
         counts = []
@@ -481,10 +468,10 @@ def profile(stack: Stack, photo: bytes, creates: int) -> None:
         counts.append(len(statements))
         del statements[:]
         headers = {**auth, "Idempotency-Key": key or uuid.uuid4().hex}
-        client.post("/api/v1/reports", headers=headers, json={**body, "photo_ids": [upload.json["id"]]})
+        client.post("/api/v1/reports", headers=headers, json=report_body(0, [upload.json["id"]], "压测举报"))
         counts.append(len(statements))
         del statements[:]
-        client.post("/api/v1/reports", headers=headers, json={**body, "photo_ids": [upload.json["id"]]})
+        client.post("/api/v1/reports", headers=headers, json=report_body(0, [upload.json["id"]], "压测举报"))
         counts.append(len(statements))
         return tuple(counts)
 
@@ -565,11 +552,7 @@ def main() -> int:
             profile(stack, photos.get("300k") or photo_300k(), args.profile)
         return 0
     finally:
-        stack.close()
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        stack.close(keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ backlog that keeps growing means the workers, a client falling behind or slow an
 import argparse
 import math
 import os
-import shutil
 import sys
 import tempfile
 import threading
@@ -36,7 +35,7 @@ import psutil
 import requests
 from redis import Redis
 
-from bench.chaos import SPOT, Stack, sample_photo
+from bench.chaos import Stack, report_body, sample_photo
 
 MODES = {"resident": (), "fork": ("--fork",)}
 UNLIMITED = "1000000 per minute"
@@ -121,14 +120,7 @@ class Load:
                 submission.error = f"upload {uploaded.status_code}"
                 return submission
             submission.photo_id = uploaded.json()["id"]
-            jitter = (number % 97) / 100_000
-            body = {
-                "category": "illegal_ad",
-                "description": f"压测举报 {number}",
-                "location": {"lat": SPOT[0] + jitter, "lng": SPOT[1] + jitter, "coord": "gcj02"},
-                "address": "大河中路",
-                "photo_ids": [submission.photo_id],
-            }
+            body = report_body(number, [submission.photo_id], "压测举报")
             submission.report_sent = time.time()
             began = time.perf_counter()
             reported = self._session().post(
@@ -260,7 +252,6 @@ def measure(mode: str, args: argparse.Namespace) -> dict:
         }
     finally:
         stack.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
     by_case = {s.case_id: s for s in submissions if s.case_id}
     by_photo = {s.photo_id: s for s in submissions if s.photo_id}

@@ -45,6 +45,18 @@ PYTHON = sys.executable
 SPOT = (26.50, 101.70)
 
 
+def report_body(number: int, photo_ids: list[int], description: str = "演练举报") -> dict:
+    """The JSON report the load scripts submit: at 大河中路 (routed to its street office), a few metres apart."""
+    jitter = (number % 97) / 100_000
+    return {
+        "category": "illegal_ad",
+        "description": f"{description} {number}",
+        "location": {"lat": SPOT[0] + jitter, "lng": SPOT[1] + jitter, "coord": "gcj02"},
+        "address": "大河中路",
+        "photo_ids": photo_ids,
+    }
+
+
 def _free_port(preferred: int) -> int:
     for port in itertools.chain([preferred], range(preferred + 1, preferred + 200)):
         with socket.socket() as sock:
@@ -224,7 +236,15 @@ class Stack:
         os.kill(self.workers[index].pid, signal.SIGKILL)
         self.workers[index].wait()
 
-    def close(self) -> None:
+    def close(self, keep: bool = False) -> None:
+        """Stop everything; then remove the working directory, or (keep) say where it is."""
+        self._stop_all()
+        if keep:
+            print(f"kept {self.dir}")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _stop_all(self) -> None:
         processes = [p for p in [*self.workers, self.api] if p is not None]
         for process in processes:
             if process.poll() is None:
@@ -328,14 +348,7 @@ class Client:
                 self.gave_up += 1
             return
         key = uuid.uuid4().hex
-        jitter = (number % 97) / 100_000
-        body = {
-            "category": "illegal_ad",
-            "description": f"演练举报 {number}",
-            "location": {"lat": SPOT[0] + jitter, "lng": SPOT[1] + jitter, "coord": "gcj02"},
-            "address": "大河中路",
-            "photo_ids": [uploaded.json()["id"]],
-        }
+        body = report_body(number, [uploaded.json()["id"]])
         submitted = self._retrying(
             "POST", "/reports", (200, 201), headers={**headers, "Idempotency-Key": key}, json=body
         )
@@ -537,11 +550,7 @@ def main() -> int:
     finally:
         if chaos is not None:
             chaos.stopping.set()
-        stack.close()
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        stack.close(keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ def create_app(config: type[settings.Config] | None = None, overrides: dict | No
     app.config.update(overrides or {})
     if problems := config.problems(app.config):
         raise RuntimeError(f"refusing to start ({config.__name__}): " + "; ".join(problems))
-    from backend.services.workcalendar import parse_work_hours
+    from backend.services.casework.workcalendar import parse_work_hours
 
     parse_work_hours(app.config["WORK_HOURS"])  # a malformed WORK_HOURS fails here, not at the first deadline
     from backend.clients.webhooks import parse_networks

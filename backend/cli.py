@@ -12,8 +12,10 @@ from backend.errors import AppError, ValidationFailed
 from backend.extensions import db
 from backend.models import StaffRole
 from backend.models.types import LOCAL_TZ
-from backend.services import accounts, demo_district, workcalendar
+from backend.services import accounts
 from backend.services.actors import Actor
+from backend.services.casework import workcalendar
+from backend.services.responsibility import demo_district
 
 
 def register_commands(app: Flask) -> None:

@@ -5,7 +5,7 @@ from flask import Flask
 
 from backend.extensions import db
 from backend.models.types import LOCAL_TZ, utcnow
-from backend.services import workcalendar
+from backend.services.casework import workcalendar
 
 
 def register_calendar_commands(app: Flask) -> None:

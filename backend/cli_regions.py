@@ -9,8 +9,8 @@ from flask import Flask
 from backend.errors import NotFound, ValidationFailed
 from backend.extensions import db
 from backend.models import CoordSystem
-from backend.services import regions
 from backend.services.actors import Actor
+from backend.services.responsibility import regions
 
 
 def _read_geojson(file) -> dict:

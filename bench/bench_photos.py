@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import PIL
 from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageOps
 
-from backend.services import images
+from backend.services.media import images
 from config import Config
 
 DISPLAY_MAX = Config.PHOTO_DISPLAY_MAX_PX  # 2048

@@ -32,8 +32,8 @@ import time
 import shapely
 
 from backend.models import UnitKind
-from backend.services import geo
-from backend.services.region_index import RegionIndex
+from backend.services.responsibility import geo
+from backend.services.responsibility.region_index import RegionIndex
 
 WEST, EAST, SOUTH, NORTH = 101.68, 101.80, 26.45, 26.55
 STRIPS = [  # as in the demo district: (code, kind, west, east)
@@ -114,8 +114,8 @@ def bench_database(grids: int, count: int) -> None:
     from backend import create_app
     from backend.extensions import db
     from backend.models import Category, Unit
-    from backend.services import demo_district, region_index, regions, routing
     from backend.services.actors import Actor
+    from backend.services.responsibility import demo_district, region_index, regions, routing
 
     folder = tempfile.mkdtemp(prefix="ssp-bench-routing-")
     url = f"sqlite:///{os.path.join(folder, 'bench.db')}"

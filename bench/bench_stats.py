@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from backend.extensions import db
 from backend.models import BriefingKind, Case, CaseAssignment, Category, Region, Unit, UnitKind, User
-from backend.services import demo_district
+from backend.services.responsibility import demo_district
 from backend.services.stats import briefings, figures, ranking
 from backend.services.stats.periods import month_of
 from bench.app import bench_app

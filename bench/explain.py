@@ -58,20 +58,14 @@ def scenarios(now: datetime) -> list[tuple[str, Callable]]:
         RewardRule,
         Unit,
     )
-    from backend.services import (
-        cases,
-        delivery,
-        extensions,
-        health,
-        inbox,
-        recovery,
-        supervision,
-    )
+    from backend.services import health, recovery
+    from backend.services.casework import cases, extensions, supervision
+    from backend.services.casework.supervision import PAGE
+    from backend.services.notifications import delivery, inbox
     from backend.services.rewards import claims as reward_claims
     from backend.services.rewards import payouts
     from backend.services.rewards import rules as reward_rules
     from backend.services.rewards import signals as reward_signals
-    from backend.services.supervision import PAGE
 
     unit_id = db.session.scalar(db.select(Unit.id).where(Unit.code == "renhe-ecology"))
     category = db.session.scalar(db.select(Category.code).join(RewardRule, RewardRule.category_id == Category.id))

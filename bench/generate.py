@@ -94,7 +94,7 @@ def generate(database_url: str, cases: int, seed: int, now: datetime, months: in
 
     from backend.extensions import db
     from backend.models import Category, RewardRule, Staff, StaffRole, Unit
-    from backend.services import demo_district
+    from backend.services.responsibility import demo_district
     from bench.app import bench_app
 
     app = bench_app(database_url)

@@ -15,7 +15,7 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegi
 import config
 from backend import create_app
 from backend.extensions import db
-from backend.services import demo_district
+from backend.services.responsibility import demo_district
 from tests.helpers import Api
 from workers.queues import ALL_QUEUES
 

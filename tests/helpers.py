@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from backend.services.demo_district import DEMO_PASSWORD
+from backend.services.responsibility.demo_district import DEMO_PASSWORD
 
 # Inside the demo district: 大河中路街道 strip (lng 101.68–101.72), GCJ-02.
 DAHEZHONGLU = {"lat": 26.50, "lng": 101.70, "coord": "gcj02"}

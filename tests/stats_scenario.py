@@ -19,7 +19,7 @@ import pytest
 from backend.extensions import db
 from backend.models import Case
 from backend.models.types import LOCAL_TZ
-from backend.services import supervision, workflow
+from backend.services.casework import supervision, workflow
 from tests.helpers import DAHEZHONGLU, RENHE_TOWN
 
 __all__ = ["NOVEMBER", "Clock", "_ok", "clock", "november"]

@@ -122,7 +122,7 @@ def test_expired_photo_url_is_refused(api, app):
     with app.test_request_context():
         from backend.extensions import db
         from backend.models import Photo
-        from backend.services import photos
+        from backend.services.media import photos
 
         expired = photos.signed_url(db.session.get(Photo, uploaded["id"]), "display")
     response = api.client.get(_path_and_query(expired))

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from backend.extensions import db
 from backend.models import AuditEntry, CalendarDay, Category, Region, RewardRule, RoutingRule, Unit, User
-from backend.services import audit, categories, regions, rules, units, workcalendar
+from backend.services.casework import workcalendar
+from backend.services.responsibility import audit, categories, regions, rules, units
 from backend.services.rewards import rules as reward_rules
 from tests.test_regions_import import box, collection, feature, import_geojson
 from tests.test_rewards import finance  # noqa: F401 - fixture

@@ -50,10 +50,10 @@ def _statements(app, call):
 
 
 def test_list_items_read_as_rows_equal_the_summary_of_the_case(app, api, run_jobs, people):
-    """List items are built from plain rows (services.cases.CaseSummary), not ORM objects: each must show exactly
+    """List items are built from plain rows (casework.cases.CaseSummary), not ORM objects: each must show exactly
     what the summary schema shows for the Case itself, in every state a list meets."""
     from backend.schemas.case import CitizenReportSummaryOut, StaffCaseSummaryOut
-    from backend.services import cases
+    from backend.services.casework import cases
     from tests.helpers import OUTSIDE
     from tests.test_responsibility_map import RENHE_COMMUNITY
 

@@ -481,8 +481,8 @@ def test_every_import_problem_reads_in_chinese(app):
     from backend.console.map_admin import FEATURE_ERROR
     from backend.errors import ValidationFailed
     from backend.models import Unit
-    from backend.services import regions
     from backend.services.actors import Actor
+    from backend.services.responsibility import regions
     from tests.test_regions_import import BROKEN_COLLECTIONS, BROKEN_FEATURES, collection, feature
 
     attempts = [(collection(feature("good"), broken), None) for broken, _ in BROKEN_FEATURES.values()]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from backend.services.demo_district import DEMO_PASSWORD
+from backend.services.responsibility.demo_district import DEMO_PASSWORD
 from tests.helpers import OUTSIDE, jpeg_bytes
 
 pytestmark = pytest.mark.browser

@@ -6,7 +6,7 @@ import re
 from backend.auth import STAFF, issue_token
 from backend.extensions import db
 from backend.models import AuditEntry, Staff
-from backend.services.demo_district import DEMO_PASSWORD
+from backend.services.responsibility.demo_district import DEMO_PASSWORD
 from tests.helpers import Console
 
 NEW_PASSWORD = "a-new-secret-2027"

@@ -30,7 +30,8 @@ import config
 from backend import create_app
 from backend.api import spec
 from backend.extensions import db
-from backend.services import accounts, demo_district
+from backend.services import accounts
+from backend.services.responsibility import demo_district
 from tests.conftest import _empty_tables
 from tests.helpers import RENHE_TOWN, Api
 from workers.queues import ALL_QUEUES

@@ -3,8 +3,8 @@
 import pytest
 
 from backend.models import UnitKind
-from backend.services import geo
-from backend.services.region_index import RegionIndex
+from backend.services.responsibility import geo
+from backend.services.responsibility.region_index import RegionIndex
 
 # Published test vectors, as (lat, lng): wandergis/coordtransform's (also in hutool's
 # CoordinateUtilTest and coordtransform_rs) and a geotool test.

@@ -6,7 +6,7 @@ import random
 import pytest
 from PIL import Image
 
-from backend.services import images
+from backend.services.media import images
 from tests.helpers import jpeg_bytes, png_bytes
 
 CAPS = {"max_pixels": 80_000_000, "max_side": 20_000}

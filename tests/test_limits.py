@@ -12,7 +12,7 @@ from backend import create_app
 from backend.extensions import db
 from backend.models import AuditEntry, Photo, Staff
 from backend.models.types import utcnow
-from backend.services.demo_district import DEMO_PASSWORD
+from backend.services.responsibility.demo_district import DEMO_PASSWORD
 from tests.helpers import Api, jpeg_bytes
 from workers.scheduler import enqueue_due, periodic_table
 

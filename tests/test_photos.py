@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image
 
-from backend.services import images  # noqa: F401 - registers the HEIF opener and saver used below
+from backend.services.media import images  # noqa: F401 - registers the HEIF opener and saver used below
 from tests.helpers import jpeg_bytes, png_bytes
 
 

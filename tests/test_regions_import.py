@@ -7,8 +7,8 @@ import pytest
 
 from backend.extensions import db
 from backend.models import AuditEntry, Case, Region, RoutingRule, Unit, UnitKind
-from backend.services import geo, regions
 from backend.services.actors import Actor
+from backend.services.responsibility import geo, regions
 
 REGIONS = "/api/v1/admin/regions"
 

@@ -11,8 +11,8 @@ from sqlalchemy import event
 from backend.extensions import db
 from backend.models import Case, CaseStatus, Category, CoordSystem, RoutingStatus, Unit, User
 from backend.models.types import utcnow
-from backend.services import deadlines, supervision, workcalendar
-from backend.services.workcalendar import WorkCalendar, parse_work_hours
+from backend.services.casework import deadlines, supervision, workcalendar
+from backend.services.casework.workcalendar import WorkCalendar, parse_work_hours
 from tests.helpers import RENHE_TOWN
 
 FILLERS = 3000  # open cases, more than any page or former window
@@ -340,7 +340,7 @@ def test_reward_figures_statements_stay_the_same_as_the_ledger_grows(app):
 
 def test_phash_distance_in_sql_equals_python(app):
     from backend.models.photo import phash_distance
-    from backend.services import images
+    from backend.services.media import images
 
     rng = random.Random(8)
     pairs = [("0000000000000000", "ffffffffffffffff"), ("0000000000000001", "0000000000000000")]

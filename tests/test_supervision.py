@@ -7,7 +7,8 @@ from werkzeug import Response
 
 from backend.extensions import db
 from backend.models import Case, Channel, DeliveryStatus, Notification, SubscriptionQuota
-from backend.services import deadlines, delivery, supervision
+from backend.services.casework import deadlines, supervision
+from backend.services.notifications import delivery
 from tests.helpers import DAHEZHONGLU, RENHE_TOWN
 
 UNIT = "renhe-ecology"  # dust in 仁和镇 goes to 区生态环境局

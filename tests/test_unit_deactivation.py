@@ -7,8 +7,8 @@ import pytest
 from backend.extensions import db
 from backend.models import Case
 from backend.models.types import utcnow
-from backend.services import supervision
-from backend.services.demo_district import DEMO_PASSWORD
+from backend.services.casework import supervision
+from backend.services.responsibility.demo_district import DEMO_PASSWORD
 from tests.helpers import DAHEZHONGLU
 
 UNIT = "dahezhonglu"

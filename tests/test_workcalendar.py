@@ -11,8 +11,8 @@ import pytest
 from backend.cli_calendar import register_calendar_commands
 from backend.extensions import db
 from backend.models import CalendarDay
-from backend.services import workcalendar
-from backend.services.workcalendar import WorkCalendar, parse_work_hours
+from backend.services.casework import workcalendar
+from backend.services.casework.workcalendar import WorkCalendar, parse_work_hours
 
 PERIODS = parse_work_hours("09:00-12:00,13:00-18:00")
 

@@ -28,9 +28,10 @@ from backend.errors import AppError
 from backend.extensions import db
 from backend.models import HANDLED_BY_UNIT, Case, CaseStatus, Category, Rating, Staff, StaffRole, Unit, User
 from backend.models.types import utcnow
-from backend.services import supervision, units, workflow
 from backend.services.actors import Actor
-from backend.services.workflow import TRANSITIONS
+from backend.services.casework import supervision, workflow
+from backend.services.casework.workflow import TRANSITIONS
+from backend.services.responsibility import units
 
 S = CaseStatus
 TERMINAL = frozenset({S.CLOSED, S.REJECTED})

@@ -8,7 +8,9 @@ from backend.schemas.case import AdminCaseArgs, CommentIn, DispatchIn, ReasonIn,
 from backend.schemas.common import page_of
 from backend.schemas.map import UnitArgs, UnitDetailOut
 from backend.schemas.shapes import HealthOut
-from backend.services import cases, categories, health, recovery, units, workflow
+from backend.services import health, recovery
+from backend.services.casework import cases, workflow
+from backend.services.responsibility import categories, units
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -9,7 +9,7 @@ from backend.api.spec import doc
 from backend.auth import dispatcher_required
 from backend.extensions import db
 from backend.schemas.calendar import CalendarArgs, CalendarDayIn, CalendarDayOut, CalendarYearOut, DayPath
-from backend.services import workcalendar
+from backend.services.casework import workcalendar
 
 bp = Blueprint("admin_calendar", __name__, url_prefix="/admin")
 

@@ -23,7 +23,7 @@ from backend.schemas.map import (
     UnitPatch,
 )
 from backend.schemas.shapes import ExplainOut
-from backend.services import audit, categories, routing, rules, units
+from backend.services.responsibility import audit, categories, routing, rules, units
 
 bp = Blueprint("admin_map", __name__, url_prefix="/admin")
 

@@ -17,7 +17,7 @@ from backend.schemas.region import (
     RegionOut,
 )
 from backend.schemas.shapes import GEOJSON
-from backend.services import regions
+from backend.services.responsibility import regions
 
 bp = Blueprint("admin_regions", __name__, url_prefix="/admin")
 

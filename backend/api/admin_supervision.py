@@ -18,7 +18,8 @@ from backend.schemas.supervision import (
     SupervisionArgs,
     SupervisionOut,
 )
-from backend.services import delivery, extensions, inbox, supervision
+from backend.services.casework import extensions, supervision
+from backend.services.notifications import delivery, inbox
 
 bp = Blueprint("admin_supervision", __name__, url_prefix="/admin")
 

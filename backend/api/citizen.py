@@ -18,7 +18,9 @@ from backend.schemas.common import page_of
 from backend.schemas.photo import PhotoUploadedOut
 from backend.schemas.shapes import PHOTO_UPLOAD, SubscriptionsOut
 from backend.schemas.supervision import SubscriptionsIn
-from backend.services import cases, intake, photos, subscriptions, workflow
+from backend.services.casework import cases, intake, workflow
+from backend.services.media import photos
+from backend.services.notifications import subscriptions
 
 bp = Blueprint("citizen", __name__)
 

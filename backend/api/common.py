@@ -11,8 +11,8 @@ from backend.auth import Principal, current_principal
 from backend.errors import AppError, ValidationFailed
 from backend.models import StaffRole
 from backend.schemas.case import StaffCaseOut
-from backend.services import cases
 from backend.services.actors import Actor
+from backend.services.casework import cases
 
 # No JSON body of this API nests deeper than a GeoJSON MultiPolygon (about 9 levels).
 MAX_JSON_DEPTH = 32

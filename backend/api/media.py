@@ -4,7 +4,7 @@ from flask import Blueprint, request, send_file
 
 from backend.api.spec import doc
 from backend.schemas.shapes import SIGNED_URL_QUERY
-from backend.services import photos
+from backend.services.media import photos
 
 bp = Blueprint("media", __name__, url_prefix="/media")
 

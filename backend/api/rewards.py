@@ -28,7 +28,7 @@ from backend.schemas.reward import (
     SuspendIn,
 )
 from backend.schemas.shapes import WECHATPAY_ANSWER, BulkDecisionOut, RewardFiguresOut, SuspensionOut
-from backend.services import audit
+from backend.services.responsibility import audit
 from backend.services.rewards import claims, payouts, rules
 
 bp = Blueprint("rewards", __name__)

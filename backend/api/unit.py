@@ -7,7 +7,8 @@ from backend.extensions import db
 from backend.schemas.case import CommentIn, ReasonIn, ReplyIn, StaffCaseOut, StaffCaseSummaryOut, UnitCaseArgs
 from backend.schemas.common import page_of
 from backend.schemas.supervision import ExtensionIn, ExtensionOut, InboxArgs, InboxItemOut
-from backend.services import cases, extensions, inbox, workflow
+from backend.services.casework import cases, extensions, workflow
+from backend.services.notifications import inbox
 
 bp = Blueprint("unit", __name__, url_prefix="/unit")
 

@@ -11,7 +11,9 @@ from backend.models import CaseStatus, DeliveryStatus
 from backend.schemas.case import AdminCaseArgs, CommentIn, DispatchIn, ReasonIn, StaffCaseOut, StaffCaseSummaryOut
 from backend.schemas.common import PageArgs, page_of
 from backend.schemas.supervision import DenyIn, ExtensionDecisionIn, NotificationOut, SupervisionArgs, SupervisionOut
-from backend.services import cases, categories, delivery, extensions, routing, supervision, units, workflow
+from backend.services.casework import cases, extensions, supervision, workflow
+from backend.services.notifications import delivery
+from backend.services.responsibility import categories, routing, units
 
 nav.add_entry("console.dispatch_pending", "待派遣", DISPATCH_ROLES, order=10)
 nav.add_entry("console.dispatch_verify", "待核查", DISPATCH_ROLES, order=20)

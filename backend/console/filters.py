@@ -4,7 +4,7 @@ from datetime import datetime
 
 from backend.console import bp
 from backend.models import CaseStatus
-from backend.services.workflow import STATUS_NAMES
+from backend.services.casework.workflow import STATUS_NAMES
 
 EVENT_NAMES = {
     "submitted": "市民提交",

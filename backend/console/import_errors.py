@@ -1,10 +1,11 @@
 """The GeoJSON import's problems in Chinese for the map admin page.
 
-services/regions.py and services/geo.py word each problem in English: the API returns them as they are (its
-clients, the CLI and the contract quote them; the stable part is `error.code` = invalid_geojson), while staff
-read Chinese. Each sentence the services can write has a pattern here; the values it quotes (codes, unit codes,
-coordinates) are kept. A sentence no pattern knows is shown as it is (tests/test_console_admin.py feeds every
-kind of problem through, so a new English sentence without its Chinese fails there).
+services/responsibility/regions.py and services/responsibility/geo.py word each problem in English: the API returns
+them as they are (its clients, the CLI and the contract quote them; the stable part is `error.code` =
+invalid_geojson), while staff read Chinese. Each sentence the services can write has a pattern here; the values it
+quotes (codes, unit codes, coordinates) are kept. A sentence no pattern knows is shown as it is
+(tests/test_console_admin.py feeds every kind of problem through, so a new English sentence without its Chinese
+fails there).
 """
 
 import re

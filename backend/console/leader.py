@@ -16,7 +16,7 @@ from backend.models import UnitKind
 from backend.models.types import LOCAL_TZ, utcnow
 from backend.schemas.common import local_iso, page_of
 from backend.schemas.stats import BriefingArgs, BriefingIn, BriefingOut, CaseExportArgs, HotspotArgs, StatsArgs
-from backend.services import categories, regions, units
+from backend.services.responsibility import categories, regions, units
 from backend.services.stats import briefings, case_export, figures, ranking
 
 nav.add_entry("console.leader_dashboard", "数据看板", STATS_ROLES, order=60)

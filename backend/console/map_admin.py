@@ -19,7 +19,7 @@ from backend.models import UnitKind
 from backend.schemas.common import PageArgs, page_of
 from backend.schemas.map import CandidateOut, ExplainArgs, RuleIn, RuleOut, UnitPatch
 from backend.schemas.region import FeatureCollectionIn, RegionImportArgs, RegionOut
-from backend.services import categories, regions, routing, rules, units
+from backend.services.responsibility import categories, regions, routing, rules, units
 
 nav.add_entry("console.map_admin_regions", "责任地图", DISPATCH_ROLES, order=80)
 
@@ -33,7 +33,7 @@ UNIT_KIND_NAMES = {
     UnitKind.COMMUNITY: "社区",
     UnitKind.GRID: "网格",
 }
-# the import names each bad feature as `feature #3 (code "grid-12"): problem` (services/regions.py)
+# the import names each bad feature as `feature #3 (code "grid-12"): problem` (services/responsibility/regions.py)
 FEATURE_ERROR = re.compile(r'^feature #(\d+)(?: \(code "(.*?)"\))?: (.*)$', re.S)
 
 

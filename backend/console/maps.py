@@ -1,5 +1,5 @@
 """Maps: the regions and pins in the coordinate system of the configured tiles (CONSOLE_TILE_COORD), converted
-on the server with services/geo.py; with no tile URL the map shows them on a blank background."""
+on the server with services/responsibility/geo.py; with no tile URL the map shows them on a blank background."""
 
 import json
 
@@ -7,7 +7,7 @@ from flask import current_app, jsonify, url_for
 
 from backend.console import bp
 from backend.console.session import console_login_required
-from backend.services import geo, regions
+from backend.services.responsibility import geo, regions
 
 
 def display_point(location: dict) -> tuple[float, float]:

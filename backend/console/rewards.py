@@ -36,7 +36,7 @@ from backend.schemas.reward import (
     RewardRuleIn,
     RewardRuleOut,
 )
-from backend.services import categories
+from backend.services.responsibility import categories
 from backend.services.rewards import claims, payouts, rules
 
 nav.add_entry("console.reward_claims", "奖励申领", REWARD_ROLES, order=70)

@@ -13,7 +13,8 @@ from backend.schemas.case import CommentIn, ReasonIn, ReplyIn, StaffCaseOut, Sta
 from backend.schemas.common import page_of
 from backend.schemas.stats import StatsArgs
 from backend.schemas.supervision import ExtensionIn
-from backend.services import cases, extensions, photos, workflow
+from backend.services.casework import cases, extensions, workflow
+from backend.services.media import photos
 from backend.services.stats import figures, ranking
 
 UNIT = StaffRole.UNIT_STAFF

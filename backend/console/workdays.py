@@ -14,7 +14,7 @@ from backend.console import bp, nav
 from backend.console.forms import error_message, form_action, load_form, text
 from backend.console.session import console_login_required
 from backend.schemas.calendar import CalendarArgs, CalendarDayIn, CalendarYearOut, DayPath
-from backend.services import workcalendar
+from backend.services.casework import workcalendar
 
 nav.add_entry("console.workdays", "工作日历", DISPATCH_ROLES, order=90)
 

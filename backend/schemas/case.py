@@ -8,7 +8,7 @@ from backend.models.types import utcnow
 from backend.schemas.auth import UnitRefOut
 from backend.schemas.common import LocalDateTime, PageArgs, local_iso
 from backend.schemas.photo import PhotoRefOut, PhotoThumbOut
-from backend.services import deadlines
+from backend.services.casework import deadlines
 
 # What a citizen's timeline leaves out: internal routing chatter between units and dispatchers.
 INTERNAL_EVENTS = {

@@ -1,6 +1,6 @@
 from marshmallow import Schema, fields
 
-from backend.services import photos
+from backend.services.media import photos
 
 
 class PhotoRefOut(Schema):

@@ -19,8 +19,9 @@ from backend.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, Un
 from backend.extensions import db
 from backend.models import Staff, StaffRole, Unit, User
 from backend.models.types import utcnow
-from backend.services import audit, lockout
+from backend.services import lockout
 from backend.services.actors import Actor
+from backend.services.responsibility import audit
 
 
 def _user_for_openid(openid: str, unionid: str | None = None) -> User:

@@ -16,8 +16,8 @@ from redis.exceptions import RedisError
 from backend.errors import NotFound, TooManyRequests
 from backend.extensions import db, limiter
 from backend.models import Staff
-from backend.services import audit
 from backend.services.actors import Actor
+from backend.services.responsibility import audit
 
 SCOPE = "staff-login-failures"
 

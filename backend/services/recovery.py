@@ -37,7 +37,7 @@ from backend.models import (
     RoutingStatus,
 )
 from backend.models.types import utcnow
-from backend.services.notify import deliver_job
+from backend.services.notifications.notify import deliver_job
 from backend.services.rewards.claims import reward_claim_job
 from backend.services.rewards.payouts import send_job
 from workers.queues import JobRequest, live_job_ids, process_photo_job, recreate, route_case_job

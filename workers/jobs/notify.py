@@ -1,4 +1,4 @@
-from backend.services import delivery
+from backend.services.notifications import delivery
 
 
 def deliver_notification(notification_id: int) -> str:

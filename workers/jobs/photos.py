@@ -1,5 +1,5 @@
 from backend.extensions import db
-from backend.services import photos
+from backend.services.media import photos
 
 
 def process_photo(photo_id: int) -> str:

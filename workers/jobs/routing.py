@@ -1,5 +1,5 @@
 from backend.extensions import db
-from backend.services import routing
+from backend.services.responsibility import routing
 
 
 def route_case(case_id: int) -> str:

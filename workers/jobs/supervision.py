@@ -1,4 +1,4 @@
-from backend.services import supervision
+from backend.services.casework import supervision
 
 
 def run_supervision() -> dict:

@@ -1,4 +1,4 @@
-from backend.services import uploads
+from backend.services.media import uploads
 
 
 def purge_unattached_photos() -> int:

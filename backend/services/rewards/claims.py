@@ -23,10 +23,10 @@ from backend.models import (
     User,
 )
 from backend.models.types import utcnow
-from backend.services import audit
 from backend.services.actors import Actor
 from backend.services.lookup import get_or_404
 from backend.services.paging import paginate
+from backend.services.responsibility import audit
 from backend.services.rewards.rules import rule_for
 from backend.services.rewards.signals import signals_for, suspension_of
 from workers.queues import REWARDS, JobRequest

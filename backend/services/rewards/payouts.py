@@ -28,11 +28,11 @@ from backend.models import (
 )
 from backend.models.types import local_month, utcnow
 from backend.schemas.common import local_iso
-from backend.services import audit
 from backend.services.actors import Actor
 from backend.services.exports import csv_text
 from backend.services.lookup import get_or_404
 from backend.services.paging import paginate
+from backend.services.responsibility import audit
 from backend.services.rewards import claims as reward_claims
 from workers.queues import PAYOUTS, JobRequest, enqueue_after_commit
 

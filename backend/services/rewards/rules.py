@@ -6,9 +6,9 @@ from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.models import Category, RewardRule
 from backend.models.types import LOCAL_TZ
-from backend.services import audit
 from backend.services.actors import Actor
 from backend.services.lookup import get_or_404
+from backend.services.responsibility import audit
 
 RULE_FIELDS = (
     "category_id",

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from backend.extensions import db
 from backend.models import HANDLED_BY_UNIT, Briefing, BriefingKind, Case, CaseAssignment, Unit, UnitKind
 from backend.models.types import LOCAL_TZ, utcnow
-from backend.services import deadlines
+from backend.services.casework import deadlines
 from backend.services.lookup import get_or_404
 from backend.services.paging import paginate
 from backend.services.stats import documents, figures, ranking

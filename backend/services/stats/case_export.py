@@ -10,9 +10,9 @@ from sqlalchemy.orm import selectinload
 from backend.extensions import db
 from backend.models import Case
 from backend.models.types import local_time
-from backend.services import cases
+from backend.services.casework import cases
+from backend.services.casework.workflow import STATUS_NAMES
 from backend.services.exports import csv_text, safe_cell
-from backend.services.workflow import STATUS_NAMES
 
 HEADER = [
     "案件编号",

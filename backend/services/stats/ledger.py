@@ -20,7 +20,8 @@ from backend.models import (
     Rating,
     RoutingRule,
 )
-from backend.services import deadlines, region_index
+from backend.services.casework import deadlines
+from backend.services.responsibility import region_index
 
 
 def open_assignment(case: Case) -> CaseAssignment | None:

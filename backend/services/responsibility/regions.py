@@ -18,10 +18,10 @@ from sqlalchemy.orm import selectinload
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.models import Case, CoordSystem, Region, RoutingRule, Unit
-from backend.services import audit, geo
 from backend.services.actors import Actor
 from backend.services.lookup import get_or_404
 from backend.services.paging import paginate
+from backend.services.responsibility import audit, geo
 
 AUDITED = ("name", "unit_id", "coord")
 COORDS = tuple(c.value for c in CoordSystem)

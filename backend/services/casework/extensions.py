@@ -6,9 +6,10 @@ from backend.errors import Conflict, Forbidden
 from backend.extensions import db
 from backend.models import HANDLED_BY_UNIT, Case, EventType, ExtensionRequest, ExtensionStatus
 from backend.models.types import local_time, utcnow
-from backend.services import deadlines, notify, workflow
 from backend.services.actors import Actor
+from backend.services.casework import deadlines, workflow
 from backend.services.lookup import get_or_404
+from backend.services.notifications import notify
 from backend.services.paging import paginate
 
 

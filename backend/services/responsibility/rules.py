@@ -5,10 +5,10 @@ from sqlalchemy.orm import selectinload
 from backend.errors import Conflict, InUse, ValidationFailed
 from backend.extensions import db
 from backend.models import Case, Category, Region, RoutingRule, RuleTarget
-from backend.services import audit
 from backend.services.actors import Actor
-from backend.services.categories import active_units, assign
 from backend.services.lookup import get_or_404
+from backend.services.responsibility import audit
+from backend.services.responsibility.categories import active_units, assign
 
 FIELDS = ("category_id", "region_id", "target", "unit_id", "co_territorial", "deadline_hours", "note", "active")
 

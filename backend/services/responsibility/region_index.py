@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from backend.extensions import db
 from backend.models import MapState, Region, Unit, UnitKind
-from backend.services import geo
+from backend.services.responsibility import geo
 
 # Finest areas first: a grid beats its community, a community its street or township.
 SPECIFICITY = {UnitKind.GRID: 0, UnitKind.COMMUNITY: 1, UnitKind.STREET: 2, UnitKind.TOWNSHIP: 2}

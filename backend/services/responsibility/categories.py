@@ -5,9 +5,9 @@ from sqlalchemy.orm import selectinload
 from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.models import Category, Unit
-from backend.services import audit
 from backend.services.actors import Actor
 from backend.services.lookup import get_or_404
+from backend.services.responsibility import audit
 
 FIELDS = (
     "code",

@@ -23,7 +23,7 @@ from backend.errors import Conflict, NotFound
 from backend.extensions import db, redis_store
 from backend.models import Channel, DeliveryStatus, Notification, Unit, User
 from backend.models.types import utcnow
-from backend.services import notify, subscriptions
+from backend.services.notifications import notify, subscriptions
 from backend.services.paging import paginate
 from workers.queues import enqueue_after_commit
 

@@ -7,9 +7,10 @@ from backend.errors import Conflict, ValidationFailed
 from backend.extensions import db
 from backend.models import HANDLED_BY_UNIT, Case, CaseStatus, Category, RoutingRule, Unit, UnitKind
 from backend.models.case import case_co_units
-from backend.services import audit, workflow
 from backend.services.actors import Actor
+from backend.services.casework import workflow
 from backend.services.lookup import get_or_404
+from backend.services.responsibility import audit
 
 FIELDS = (
     "code",

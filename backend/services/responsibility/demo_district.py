@@ -25,8 +25,11 @@ from backend.models import (
     UnitKind,
     User,
 )
-from backend.services import accounts, geo, intake, photos, routing, workflow
+from backend.services import accounts
 from backend.services.actors import Actor
+from backend.services.casework import intake, workflow
+from backend.services.media import photos
+from backend.services.responsibility import geo, routing
 from backend.services.rewards import claims as reward_claims
 
 DISTRICT = ("renhe", "攀州市仁和区", UnitKind.DISTRICT)

@@ -21,8 +21,8 @@ from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.models import CalendarDay
 from backend.models.types import LOCAL_TZ, utcnow
-from backend.services import audit
 from backend.services.actors import Actor
+from backend.services.responsibility import audit
 
 log = logging.getLogger(__name__)
 

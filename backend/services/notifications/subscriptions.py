@@ -3,7 +3,7 @@
 from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.models import SubscriptionQuota
-from backend.services import notify
+from backend.services.notifications import notify
 
 
 def offered_templates() -> dict[str, str]:

@@ -7,8 +7,10 @@ from werkzeug.datastructures import FileStorage
 from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.models import Case, Category, Photo
-from backend.services import cases, geo, photos, workflow
 from backend.services.actors import Actor
+from backend.services.casework import cases, workflow
+from backend.services.media import photos
+from backend.services.responsibility import geo
 from workers.queues import enqueue_after_commit, process_photo_job, route_case_job
 
 

@@ -29,7 +29,8 @@ from backend.models import (
     RuleTarget,
     Unit,
 )
-from backend.services import geo, region_index, workflow
+from backend.services.casework import workflow
+from backend.services.responsibility import geo, region_index
 
 LEVEL_NAMES = {0: "网格", 1: "社区", 2: "街道/乡镇", 3: "辖区"}
 

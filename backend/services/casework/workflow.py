@@ -34,8 +34,10 @@ from backend.models import (
     Unit,
 )
 from backend.models.types import utcnow
-from backend.services import deadlines, notify, photos
 from backend.services.actors import Actor
+from backend.services.casework import deadlines
+from backend.services.media import photos
+from backend.services.notifications import notify
 from backend.services.rewards import claims as reward_claims
 from backend.services.stats import ledger
 from workers.queues import enqueue_after_commit, route_case_job

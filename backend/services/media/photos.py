@@ -15,8 +15,8 @@ from backend.errors import NotFound, PayloadTooLarge, ServiceUnavailable, Upload
 from backend.extensions import db, redis_store
 from backend.models import ActorKind, Photo, PhotoStatus
 from backend.models.types import utcnow
-from backend.services import images, uploads
 from backend.services.actors import Actor
+from backend.services.media import images, uploads
 from backend.storage import get_storage
 from workers.queues import enqueue_after_commit, enqueue_unique, process_photo_job
 

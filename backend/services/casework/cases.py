@@ -10,7 +10,8 @@ from backend.extensions import db
 from backend.models import HANDLED_BY_UNIT, Case, CaseEvent, CaseStatus, Category, Photo, Unit
 from backend.models.case import case_co_units, case_number
 from backend.models.types import LOCAL_TZ
-from backend.services import deadlines, paging
+from backend.services import paging
+from backend.services.casework import deadlines
 
 _FULL = (
     selectinload(Case.category),

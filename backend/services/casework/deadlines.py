@@ -5,7 +5,7 @@ from datetime import datetime
 from flask import current_app, g
 
 from backend.models import HANDLED_BY_UNIT, Case, Category
-from backend.services import workcalendar
+from backend.services.casework import workcalendar
 
 
 def calendar() -> workcalendar.WorkCalendar:

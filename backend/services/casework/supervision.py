@@ -11,7 +11,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from backend.extensions import db
 from backend.models import HANDLED_BY_UNIT, Case, CaseStatus, ExtensionRequest, ExtensionStatus, Unit
 from backend.models.types import local_time, utcnow
-from backend.services import deadlines, notify, workflow
+from backend.services.casework import deadlines, workflow
+from backend.services.notifications import notify
 from backend.services.paging import paginate
 
 log = logging.getLogger(__name__)

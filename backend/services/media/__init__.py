@@ -1,0 +1,1 @@
+"""Photos: uploads and their quota, inspection and rendering with Pillow, signed URLs."""

@@ -1,0 +1,2 @@
+"""Notifications: the outbox, its delivery (subscribe messages, WeCom, unit webhooks), quotas and the in-app
+inbox."""

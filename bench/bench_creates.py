@@ -218,6 +218,17 @@ class Load:
         return threads
 
 
+def load_stack(prefix: str) -> Stack:
+    """A stack in a new temporary directory, its rate limits as many as production's but never reached."""
+    stack = Stack(Path(tempfile.mkdtemp(prefix=prefix)))
+    stack.env |= {
+        "PHOTO_UPLOAD_LIMIT": HIGH_LIMIT,
+        "REPORT_SUBMIT_LIMIT": HIGH_LIMIT,
+        "CITIZEN_LOGIN_IP_LIMIT": HIGH_LIMIT,
+    }
+    return stack
+
+
 def login(port: int, citizens: int) -> list[str]:
     tokens = []
     for index in range(citizens):
@@ -517,13 +528,8 @@ def main() -> int:
     if not ways or set(ways) - {"one", "two"}:
         parser.error("--ways: one, two or both")
 
-    workdir = Path(tempfile.mkdtemp(prefix="ssp-creates-"))
-    stack = Stack(workdir)
-    stack.env |= {
-        "PHOTO_UPLOAD_LIMIT": HIGH_LIMIT,
-        "REPORT_SUBMIT_LIMIT": HIGH_LIMIT,
-        "CITIZEN_LOGIN_IP_LIMIT": HIGH_LIMIT,
-    }
+    stack = load_stack("ssp-creates-")
+    workdir = stack.dir
     try:
         print(f"stack in {workdir}: postgres :{stack.pg_port}, redis :{stack.redis_port}, api :{stack.api_port}")
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {calibrate.describe()}")

@@ -188,7 +188,8 @@ class Stack:
                 stderr=subprocess.DEVNULL,
             )
 
-    def api_start(self) -> None:
+    def api_start(self, app: str = "wsgi:app", ready: str = "/api/v1/categories") -> None:
+        """gunicorn with 2 sync workers serving `app`; returns once `ready` answers."""
         self.api = subprocess.Popen(
             [
                 PYTHON,
@@ -200,7 +201,7 @@ class Stack:
                 "2",
                 "--timeout",
                 "30",
-                "wsgi:app",
+                app,
             ],
             cwd=ROOT,
             env=self.env,
@@ -210,11 +211,16 @@ class Stack:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                requests.get(f"http://127.0.0.1:{self.api_port}/api/v1/categories", timeout=2)
+                requests.get(f"http://127.0.0.1:{self.api_port}{ready}", timeout=2)
                 return
             except requests.RequestException:
                 time.sleep(0.2)
         raise RuntimeError("the API did not start")
+
+    def api_stop(self) -> None:
+        self.api.terminate()
+        self.api.wait(timeout=15)
+        self.api = None
 
     def api_kill_worker(self) -> bool:
         children = psutil.Process(self.api.pid).children()

@@ -1,10 +1,8 @@
 """The working-day calendar as administrators edit it: holidays and 调休 days."""
 
-from datetime import date
-
 from marshmallow import Schema, fields, validate
 
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+from backend.schemas.common import FIRST_DAY, LAST_DAY, Day
 
 
 class CalendarArgs(Schema):
@@ -12,12 +10,7 @@ class CalendarArgs(Schema):
 
 
 class DayPath(Schema):
-    day = fields.Date(
-        required=True,
-        format="iso",
-        validate=validate.Range(min=FIRST_DAY, max=LAST_DAY),
-        error_messages={"invalid": "日期格式应为 YYYY-MM-DD，例如 2026-10-01"},
-    )
+    day = Day(required=True, error_messages={"invalid": "日期格式应为 YYYY-MM-DD，例如 2026-10-01"})
 
 
 class CalendarDayIn(Schema):

@@ -6,7 +6,7 @@ from werkzeug.datastructures import FileStorage
 from backend.models import CaseStatus, CoordSystem, EventType, Rating
 from backend.models.types import utcnow
 from backend.schemas.auth import UnitRefOut
-from backend.schemas.common import LocalDateTime, PageArgs, local_iso
+from backend.schemas.common import Day, LocalDateTime, PageArgs, local_iso
 from backend.schemas.photo import PhotoRefOut, PhotoThumbOut
 from backend.services.casework import deadlines
 
@@ -135,8 +135,8 @@ class AdminCaseArgs(CaseListArgs):
     unit_id = fields.Integer(load_default=None)
     category = fields.String(load_default=None)
     needs_review = fields.Boolean(load_default=None)
-    created_from = fields.Date(load_default=None)  # China Standard Time days, inclusive
-    created_to = fields.Date(load_default=None)
+    created_from = Day(load_default=None)  # China Standard Time days, inclusive
+    created_to = Day(load_default=None)
 
 
 class LocationOut(Schema):

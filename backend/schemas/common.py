@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import date, datetime
 
 from marshmallow import Schema, fields, validate
 
@@ -13,6 +13,18 @@ def local_iso(value: datetime | None) -> str | None:
 class LocalDateTime(fields.DateTime):
     def _serialize(self, value, attr, obj, **kwargs):
         return local_iso(value)
+
+
+# Every day the API takes lies here: nothing exists outside it to find, and a day's bounds as datetimes (the day
+# after, in UTC) would overflow at the ends of Python's calendar.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+
+
+class Day(fields.Date):
+    """A day as input: YYYY-MM-DD from FIRST_DAY to LAST_DAY."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", validate=validate.Range(min=FIRST_DAY, max=LAST_DAY), **kwargs)
 
 
 class PageArgs(Schema):

@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from backend.models import ClaimStatus, PayoutMethod
 from backend.schemas.case import StaffCaseOut
-from backend.schemas.common import LocalDateTime, PageArgs
+from backend.schemas.common import Day, LocalDateTime, PageArgs
 
 # WeChat Pay transfers of 2,000 yuan or more need the encrypted real name, which we do not collect
 FEN = validate.Range(min=1, max=199_999)
@@ -14,8 +14,8 @@ FEN = validate.Range(min=1, max=199_999)
 class RewardRuleIn(Schema):
     category_id = fields.Integer(required=True, strict=True)
     amount_fen = fields.Integer(required=True, strict=True, validate=FEN)
-    starts_on = fields.Date(load_default=None, allow_none=True)
-    ends_on = fields.Date(load_default=None, allow_none=True)
+    starts_on = Day(load_default=None, allow_none=True)
+    ends_on = Day(load_default=None, allow_none=True)
     daily_cap_fen = fields.Integer(load_default=None, allow_none=True, strict=True, validate=FEN)
     monthly_cap_fen = fields.Integer(load_default=None, allow_none=True, strict=True, validate=FEN)
     first_reporter_only = fields.Boolean(load_default=True)

@@ -4,14 +4,14 @@ from marshmallow import Schema, fields, validate
 
 from backend.models import BriefingKind, UnitKind
 from backend.schemas.case import AdminCaseArgs
-from backend.schemas.common import LocalDateTime, PageArgs
+from backend.schemas.common import Day, LocalDateTime, PageArgs
 
 
 class StatsArgs(Schema):
-    start = fields.Date(data_key="from", load_default=None)
-    end = fields.Date(data_key="to", load_default=None)
+    start = Day(data_key="from", load_default=None)
+    end = Day(data_key="to", load_default=None)
     period = fields.String(load_default=None, validate=validate.OneOf(["day", "week", "month"]))
-    day = fields.Date(data_key="date", load_default=None)
+    day = Day(data_key="date", load_default=None)
     category = fields.String(load_default=None, validate=validate.Length(max=64))
     region = fields.String(load_default=None, validate=validate.Length(max=64))
 
@@ -34,9 +34,9 @@ class BriefingArgs(PageArgs):
 
 class BriefingIn(Schema):
     kind = fields.Enum(BriefingKind, by_value=True, required=True)
-    day = fields.Date(data_key="date", load_default=None)
-    start = fields.Date(data_key="from", load_default=None)
-    end = fields.Date(data_key="to", load_default=None)
+    day = Day(data_key="date", load_default=None)
+    start = Day(data_key="from", load_default=None)
+    end = Day(data_key="to", load_default=None)
 
 
 class BriefingOut(Schema):

@@ -276,6 +276,23 @@ def test_wechat_batch_pays_each_claim_once_after_the_citizen_confirms(app, api, 
     )
 
 
+def test_a_wechat_batch_is_refused_while_wechat_pay_is_not_configured(app, api, run_jobs, finance, rule):
+    """Found by a defect hunt: with no WeChat Pay settings a wechat batch was accepted, its send jobs failed on
+    the empty key path, and its claims stayed in_payout for good (no reject, no other batch)."""
+    citizen = api.login_citizen()
+    [claim_id] = _approved(api, run_jobs, finance, 1, citizen)
+    refused = api.post("/api/v1/reward-admin/payouts", finance, json={"method": "wechat"})
+    assert refused.status_code == 409, refused.json
+    assert refused.json["error"]["code"] == "wechat_pay_not_configured"
+    assert "WECHATPAY_MCHID" in refused.json["error"]["message"]
+    with app.app_context():
+        assert db.session.get(RewardClaim, claim_id).status == "approved"
+        assert db.session.scalar(db.select(db.func.count()).select_from(PayoutItem)) == 0
+    assert api.get("/api/v1/rewards/mine", citizen).json["claims"][0]["status"] == "approved"
+    offline = api.post("/api/v1/reward-admin/payouts", finance, json={"method": "offline"})
+    assert offline.status_code == 201 and [i["claim_id"] for i in offline.json["items"]] == [claim_id]
+
+
 def test_a_failed_transfer_never_loses_the_claim_and_never_pays_twice(app, api, run_jobs, finance, rule, wechat_pay):
     citizen = api.login_citizen()
     [claim_id] = _approved(api, run_jobs, finance, 1, citizen)

@@ -154,7 +154,7 @@ def list_batches():
 
 
 @bp.post("/reward-admin/payouts")
-@doc(body=BatchIn, response=BatchOut, status=201)
+@doc(body=BatchIn, response=BatchOut, status=201, errors={409: "wechat_pay_not_configured"})
 @reward_admin_required
 def create_batch():
     data = json_body(BatchIn())

@@ -437,6 +437,22 @@ def _result(answer: dict, path: str) -> TransferResult:
     return TransferResult.from_bill(answer)
 
 
+# What a transfer cannot be signed, sent or checked without. Empty means WeChat Pay is not set up here at all.
+REQUIRED_SETTINGS = (
+    "WECHATPAY_MCHID",
+    "WECHAT_APPID",
+    "WECHATPAY_SERIAL_NO",
+    "WECHATPAY_PRIVATE_KEY_PATH",
+    "WECHATPAY_PUBLIC_KEYS",
+    "WECHATPAY_APIV3_KEY",
+)
+
+
+def missing_settings(config) -> list[str]:
+    """The REQUIRED_SETTINGS that are empty or absent."""
+    return [name for name in REQUIRED_SETTINGS if not config.get(name)]
+
+
 def client_from_config(config) -> WeChatPayClient:
     """From WECHATPAY_API_BASE, WECHATPAY_MCHID, WECHAT_APPID, WECHATPAY_SERIAL_NO, WECHATPAY_PRIVATE_KEY_PATH,
     WECHATPAY_PUBLIC_KEYS (JSON {key id or certificate serial: PEM path}), WECHATPAY_APIV3_KEY,

@@ -46,7 +46,16 @@ def send_job(item_id: int) -> JobRequest:
 
 
 def create_batch(actor: Actor, method: PayoutMethod, claim_ids: list[int] | None, note: str) -> PayoutBatch:
-    """A batch of approved claims (the given ones, or every approved one)."""
+    """A batch of approved claims (the given ones, or every approved one).
+
+    A wechat batch needs WeChat Pay set up: without it the sends could never succeed, and its claims would wait
+    in_payout for a setting nobody plans to make. A setting that exists but cannot be read right now (a key file
+    not mounted yet) is another matter: those sends stay pending and are retried (send)."""
+    if method == PayoutMethod.WECHAT and (missing := wechat_pay.missing_settings(current_app.config)):
+        raise Conflict(
+            f"微信支付商家转账未配置（缺少 {'、'.join(missing)}），请配置后再发起，或改用线下发放（offline）",
+            code="wechat_pay_not_configured",
+        )
     query = db.select(RewardClaim).where(RewardClaim.status == ClaimStatus.APPROVED)
     if claim_ids:
         query = query.where(RewardClaim.id.in_(claim_ids))

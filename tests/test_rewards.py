@@ -8,7 +8,7 @@ import json
 import pytest
 
 from backend.extensions import db
-from backend.models import AuditEntry, LedgerEntry, LedgerKind, PayoutItem, RewardClaim
+from backend.models import AuditEntry, Case, LedgerEntry, LedgerKind, PayoutItem, RewardClaim
 from backend.services import accounts
 from backend.services.rewards import payouts
 from tests.helpers import concurrently, jpeg_bytes
@@ -274,6 +274,32 @@ def test_wechat_batch_pays_each_claim_once_after_the_citizen_confirms(app, api, 
         api.post("/api/v1/reward-admin/payouts", finance, json={"method": "wechat", "claim_ids": ids}).status_code
         == 422
     )
+
+
+def test_the_reward_check_leaves_the_case_version_alone(app, api, run_jobs, rule):
+    """Found by a defect hunt: the reward check (a job right after a close) marked the case through the ORM,
+    which bumped the version that guards concurrent edits; a citizen rating at that moment got 409
+    concurrent_update though no person had touched the case. It also moved updated_at."""
+    citizen = api.login_citizen()
+    photo_id = api.upload_ok(citizen, jpeg_bytes(640, 480))
+    case_id = api.submit_ok(citizen, category="dust", location=_spot(), photo_ids=[photo_id])["id"]
+    run_jobs()
+    unit = api.login_staff(UNIT)
+    api.post(f"/api/v1/unit/cases/{case_id}/accept", unit)
+    api.post(f"/api/v1/unit/cases/{case_id}/reply", unit, json={"content": "已洒水降尘"})
+    assert api.post(f"/api/v1/admin/cases/{case_id}/close", api.login_staff("dispatcher"), json={}).status_code == 200
+
+    def stamp():
+        with app.app_context():
+            case = db.session.get(Case, case_id)
+            return case.version, case.updated_at, case.reward_checked_at
+
+    version, updated_at, checked = stamp()
+    assert checked is None
+    run_jobs()  # the reward check
+    assert stamp()[:2] == (version, updated_at) and stamp()[2] is not None
+    rated = api.post(f"/api/v1/reports/{case_id}/rating", citizen, json={"rating": "unsatisfied", "comment": "还有灰"})
+    assert rated.status_code == 200, rated.json
 
 
 def test_a_wechat_batch_is_refused_while_wechat_pay_is_not_configured(app, api, run_jobs, finance, rule):

@@ -7,6 +7,7 @@ Money only moves through ledger entries; a balance is their sum, never a stored 
 
 from flask import current_app
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db
@@ -48,8 +49,7 @@ def consider(case_id: int) -> RewardClaim | None:
     case = db.session.get(Case, case_id)
     if case is None or case.status != CaseStatus.CLOSED:
         return None
-    # done whatever the outcome (the sweep checks again only after a rule changes)
-    case.reward_checked_at = utcnow()
+    _mark_reward_checked(case)
     rule = rule_for(case.category, case.created_at)
     if rule is None or db.session.scalar(db.select(RewardClaim.id).where(RewardClaim.case_id == case.id)):
         return None
@@ -67,6 +67,20 @@ def consider(case_id: int) -> RewardClaim | None:
     db.session.add(claim)
     db.session.flush()
     return claim
+
+
+def _mark_reward_checked(case: Case) -> None:
+    """Done whatever the outcome (the sweep checks again only after a rule changes).
+
+    Bookkeeping, not an edit: written past the unit of work, so neither the version that guards concurrent
+    edits nor updated_at moves (a citizen rating the case this moment must not get 409 concurrent_update)."""
+    now = utcnow()
+    db.session.execute(
+        db.update(Case.__table__)
+        .where(Case.__table__.c.id == case.id)
+        .values(reward_checked_at=now, updated_at=Case.__table__.c.updated_at)
+    )
+    set_committed_value(case, "reward_checked_at", now)
 
 
 def get_claim(claim_id: int) -> RewardClaim:

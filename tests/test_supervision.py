@@ -190,6 +190,35 @@ def test_extension_denied_and_only_the_lead_unit_may_ask(app, api, routed_case):
     assert bad.status_code == 422
 
 
+def test_an_extension_request_belongs_to_the_assignment_it_was_made_in(app, api, routed_case):
+    """Found by a defect hunt: a request left pending when the case was dispatched elsewhere could be approved
+    after the case came back to the unit, pushing out the new assignment's deadline (and counted as granted in
+    figures where it was never requested); meanwhile it blocked a new request with extension_pending."""
+    _, case_id = routed_case
+    unit, dispatcher = api.login_staff(UNIT), api.login_staff("dispatcher")
+    units = {u["code"]: u["id"] for u in api.get("/api/v1/admin/units?per_page=100", dispatcher).json["items"]}
+    body = {"reason": "需协调住建部门共同处置", "extra_working_hours": 8}
+    stale = api.post(f"/api/v1/unit/cases/{case_id}/extension", unit, json=body).json
+    for code in ("qianjin-town", UNIT):
+        dispatched = api.post(f"/api/v1/admin/cases/{case_id}/dispatch", dispatcher, json={"unit_id": units[code]})
+        assert dispatched.status_code == 200, dispatched.json
+    deadline = _case(app, case_id).deadline_at
+
+    approved = api.post(f"/api/v1/admin/extensions/{stale['id']}/approve", dispatcher, json={"note": "同意"})
+    assert approved.status_code == 409 and approved.json["error"]["code"] == "invalid_transition"
+    assert _case(app, case_id).deadline_at == deadline
+    fresh = api.post(f"/api/v1/unit/cases/{case_id}/extension", unit, json=body)
+    assert fresh.status_code == 201, fresh.json
+    pending = [p["id"] for p in api.get("/api/v1/admin/extensions", dispatcher).json["items"]]
+    assert pending == [fresh.json["id"]]  # the stale one was closed when the new one came
+    approved = api.post(f"/api/v1/admin/extensions/{fresh.json['id']}/approve", dispatcher, json={"note": "同意"})
+    assert approved.status_code == 200
+    figures = api.get("/api/v1/unit/stats", unit).json["figures"]  # the first assignment was withdrawn: left out
+    assert (figures["extensions_requested"], figures["extensions_granted"]) == (1, 1), figures
+    timeline = api.get(f"/api/v1/admin/cases/{case_id}", dispatcher).json["timeline"]
+    assert [e["note"] for e in timeline if e["type"] == "extension_denied"] == ["案件已重新派遣，原延期申请失效"]
+
+
 def _grant(api, citizen, *kinds):
     ids = [f"tmpl-{kind}" for kind in kinds]
     response = api.post("/api/v1/subscriptions", citizen, json={"template_ids": ids})

@@ -11,6 +11,7 @@ from backend.services.casework import deadlines, workflow
 from backend.services.lookup import get_or_404
 from backend.services.notifications import notify
 from backend.services.paging import paginate
+from backend.services.stats import ledger
 
 
 def request(case: Case, actor: Actor, reason: str, extra_working_hours: int) -> ExtensionRequest:
@@ -19,12 +20,14 @@ def request(case: Case, actor: Actor, reason: str, extra_working_hours: int) -> 
     if case.status not in HANDLED_BY_UNIT or case.deadline_at is None:
         raise Conflict("案件当前状态不能申请延期", code="invalid_transition")
     pending = db.session.scalar(
-        db.select(ExtensionRequest.id).where(
+        db.select(ExtensionRequest).where(
             ExtensionRequest.case_id == case.id, ExtensionRequest.status == ExtensionStatus.PENDING
         )
     )
-    if pending is not None:
+    if pending is not None and _of_current_assignment(pending, case):
         raise Conflict("已有待审批的延期申请", code="extension_pending")
+    if pending is not None:
+        _lapse(pending, case)
     extension = ExtensionRequest(
         case_id=case.id,
         unit_id=case.unit_id,
@@ -45,14 +48,31 @@ def get(extension_id: int) -> ExtensionRequest:
     return get_or_404(ExtensionRequest, extension_id, "延期申请不存在", "extension_not_found")
 
 
+def _of_current_assignment(extension: ExtensionRequest, case: Case) -> bool:
+    """Made during the case's current 派遣: a request belongs to the assignment (and the deadline) it was made
+    in, even if the case comes back to the same unit later."""
+    assignment = ledger.open_assignment(case)
+    return assignment is None or extension.created_at >= assignment.assigned_at
+
+
+def _lapse(extension: ExtensionRequest, case: Case) -> None:
+    """Close a request of an earlier assignment: nobody can approve it any more."""
+    note = "案件已重新派遣，原延期申请失效"
+    extension.status, extension.decided_at, extension.decision_note = ExtensionStatus.DENIED, utcnow(), note
+    workflow.record_extension(case, EventType.EXTENSION_DENIED, Actor.system(), note, {"extension_id": extension.id})
+
+
 def _decidable(extension: ExtensionRequest, approving: bool) -> Case:
-    """A pending request; approval also needs the case still open at the requesting unit (a request left
-    behind by a returned or replied case can still be denied, so it never blocks the queue)."""
+    """A pending request; approval also needs the case still open at the requesting unit, in the assignment the
+    request was made in (a request left behind by a returned, replied or re-dispatched case can still be denied,
+    so it never blocks the queue)."""
     if extension.status != ExtensionStatus.PENDING:
         raise Conflict("该延期申请已处理", code="extension_decided")
     case = db.session.get(Case, extension.case_id)
     if approving and (case.status not in HANDLED_BY_UNIT or case.unit_id != extension.unit_id):
         raise Conflict("案件已不在申请单位办理中，只能不予批准", code="invalid_transition")
+    if approving and not _of_current_assignment(extension, case):
+        raise Conflict("案件已重新派遣，该申请已失效，只能不予批准", code="invalid_transition")
     return case
 
 

@@ -6,6 +6,9 @@ from html.parser import HTMLParser
 
 import pytest
 
+from backend.extensions import db
+from backend.models import Photo
+from backend.services.responsibility.demo_district import DEMO_PASSWORD
 from tests.helpers import OUTSIDE, Console, jpeg_bytes
 
 
@@ -473,3 +476,54 @@ def test_a_filter_day_out_of_range_is_a_422_page_not_a_500(app):
         response = console.client.get(f"/console/dispatch/cases?{query}")
         assert response.status_code == 422, response.status_code
     assert console.client.get("/console/dispatch/cases?created_from=2000-01-01").status_code == 200
+
+
+def _files_under(root) -> set:
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_refused_reply_keeps_none_of_its_photos(app, api, routed, media_root):
+    """Found by a defect hunt: a reply refused by the state machine (here: not signed off yet) rolled back its
+    photo rows but left their files on disk, where neither the quota nor the purge would ever see them."""
+    case_id, _ = routed
+    unit = Console(app.test_client()).login_ok("dahezhonglu")
+    before = _files_under(media_root)
+    two = [(io.BytesIO(jpeg_bytes()), f"after-{n}.jpg", "image/jpeg") for n in range(2)]
+    response = unit.post(
+        f"/console/unit/cases/{case_id}/reply", {"content": "已清除", "photos": two}, content_type="multipart/form-data"
+    )
+    assert response.status_code == 302
+    assert "不能执行此操作" in unit.page(f"/console/unit/cases/{case_id}")
+    assert _files_under(media_root) == before
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(Photo)) == 2  # the two reports' own
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/console/dispatch/cases/{case_id}/dispatch", {"unit_id": "²"}),
+        ("/console/calendar/seed", {"year": "²"}),
+        ("/console/rewards/rules", {"category_id": "1", "amount_yuan": "1e999999"}),
+    ],
+)
+def test_unicode_digits_and_huge_amounts_in_a_form_are_refused_not_a_500(app, routed, path, data):
+    """Found by a defect hunt: "²" passed str.isdigit() and failed int(); 1e999999 overflowed Decimal."""
+    case_id, _ = routed
+    console = Console(app.test_client()).login_ok("admin")
+    response = console.post(path.format(case_id=case_id), data)
+    assert response.status_code == 302, response.status_code
+
+
+def test_a_password_with_a_nul_byte_is_refused_as_the_api_refuses_it(app):
+    """Found by a defect hunt: the console accepted a NUL in a new password, which the API's login then refused
+    for good; and a NUL in the login form's username reached the database (a JSON 404 on PostgreSQL)."""
+    console = Console(app.test_client()).login_ok("dispatcher")
+    response = console.post(
+        "/console/account/password", {"current_password": DEMO_PASSWORD, "new_password": "a\x00bcdefghijk"}
+    )
+    assert response.status_code == 302
+    assert "空字符" in console.page("/console/account/password")
+    assert Console(app.test_client()).login("dispatcher").status_code == 302  # the old password still works
+    refused = Console(app.test_client()).login("dispatcher\x00x")
+    assert refused.status_code == 422 and "text/html" in refused.content_type

@@ -5,7 +5,7 @@ version (accounts._new_credentials), which ends its other console sessions and i
 
 from flask import render_template, request, url_for
 
-from backend.api.common import actor
+from backend.api.common import actor, storable
 from backend.console import bp, nav
 from backend.console.forms import form_action
 from backend.console.session import ROLE_NAMES, console_login_required, current_staff, start_session
@@ -27,9 +27,8 @@ def account_password():
 @console_login_required()
 @form_action("console.account_password")
 def account_change_password():
-    staff = accounts.change_password(
-        current_staff(), request.form.get("current_password", ""), request.form.get("new_password", ""), actor()
-    )
+    form = storable({name: request.form.get(name, "") for name in ("current_password", "new_password")})
+    staff = accounts.change_password(current_staff(), form["current_password"], form["new_password"], actor())
     start_session(staff)  # this session goes on under the new credentials; every other one has ended
     return "密码已修改；其他设备上的登录已失效"
 
@@ -44,7 +43,8 @@ def account_staff():
 @admins
 @form_action("console.account_staff")
 def account_reset_password(staff_id: int):
-    staff = accounts.reset_password(accounts.get_staff(staff_id), request.form.get("password", ""), actor())
+    password = storable({"password": request.form.get("password", "")})["password"]
+    staff = accounts.reset_password(accounts.get_staff(staff_id), password, actor())
     if staff.id == current_staff().id:
         start_session(staff)
     return f"已重置 {staff.username} 的密码，其所有登录已失效", url_for("console.account_staff")

@@ -54,9 +54,10 @@ def text(name: str) -> str:
 
 
 def integer(value: str):
-    """A form's number as an int for the API's strict schemas; anything else stays text, which they refuse."""
+    """A form's number as an int for the API's strict schemas; anything else stays text, which they refuse.
+    ASCII digits only: "²" is a digit to str.isdigit() but not to int()."""
     value = value.strip()
-    return int(value) if value.isdigit() and len(value) < 10 else value
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else value
 
 
 def integers(name: str) -> list:

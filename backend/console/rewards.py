@@ -7,7 +7,7 @@ the answer to the audited reveal, which needs a stated purpose (claims.reveal_id
 GET /reward-admin/citizens/<id>?purpose=); the reveal is addressed by claim, so the id is never in a page.
 """
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask import flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
@@ -203,7 +203,7 @@ def _fen(name: str):
         return None
     try:
         fen = Decimal(value) * 100
-    except InvalidOperation:
+    except ArithmeticError:  # InvalidOperation (not a number), Overflow ("1e999999")
         return value
     return int(fen) if fen.is_finite() and fen == fen.to_integral_value() and abs(fen) < 10**9 else value
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy.orm import joinedload
 
+from backend.api.common import storable
 from backend.api.throttle import per_ip
 from backend.auth import (
     CREDENTIALS_CHANGED_MESSAGE,
@@ -141,6 +142,7 @@ def login_submit():
     try:
         if not username or not password:
             raise AppError("请输入用户名和密码", code="invalid_credentials")
+        storable({"username": username, "password": password})  # as the API refuses them (NUL never reaches SQL)
         # 401 for a wrong password, like the API, so the per-address limit counts it
         staff = accounts.login_staff(username, password)["staff"]
     except AppError as error:

@@ -7,6 +7,7 @@ from backend.api.common import actor, query_args
 from backend.console import bp, nav
 from backend.console.forms import form_action, integer, load_form, text
 from backend.console.session import console_login_required, current_staff
+from backend.extensions import db
 from backend.models import StaffRole
 from backend.models.types import utcnow
 from backend.schemas.case import CommentIn, ReasonIn, ReplyIn, StaffCaseOut, StaffCaseSummaryOut, UnitCaseArgs
@@ -85,8 +86,17 @@ def unit_reply(case_id: int):
     # content and the number of photos are checked before anything is stored
     load_form(ReplyIn(), {"content": text("content"), "photo_ids": list(range(len(uploads)))})
     me = actor()
-    photo_ids = [photos.accept_upload(upload, me).id for upload in uploads]
-    workflow.reply(case, me, text("content"), photo_ids)
+    stored = []
+    try:
+        for upload in uploads:
+            stored.append(photos.accept_upload(upload, me))
+        workflow.reply(case, me, text("content"), [photo.id for photo in stored])
+    except BaseException:
+        # a refused reply (wrong status, a bad second photo …) rolls back its photo rows: their files go too
+        db.session.rollback()
+        for photo in stored:
+            photos.discard(photo)
+        raise
     return "已提交处置反馈，等待调度中心核查"
 
 

@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 from backend.api.common import actor, query_args
 from backend.auth import DISPATCH_ROLES
 from backend.console import bp, nav
-from backend.console.forms import error_message, form_action, load_form, text
+from backend.console.forms import error_message, form_action, integer, load_form, text
 from backend.console.session import console_login_required
 from backend.schemas.calendar import CalendarArgs, CalendarDayIn, CalendarYearOut, DayPath
 from backend.services.casework import workcalendar
@@ -92,7 +92,7 @@ def workdays_clear_day(day: str):
 @calendar_admins
 @form_action("console.workdays")
 def workdays_seed():
-    year = load_form(CalendarArgs(), {"year": int(text("year")) if text("year").isdigit() else text("year")})["year"]
+    year = load_form(CalendarArgs(), {"year": integer(text("year"))})["year"]
     written = workcalendar.seed_year(year, actor())
     return (
         f"已按国务院放假安排载入 {year} 年（写入 {written} 天）",

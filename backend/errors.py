@@ -216,11 +216,34 @@ def _rollback() -> None:
         log.warning("rollback failed: the database is unreachable")
 
 
+def _page_message(body: dict) -> str:
+    """The message of an error envelope with its fields' messages, for a page that shows one line."""
+    error = body["error"]
+    details = [
+        f"{name}：{'；'.join(m for m in messages if isinstance(m, str))}"
+        for name, messages in (error.get("fields") or {}).items()
+        if isinstance(messages, list)
+    ]
+    return "；".join([error["message"], *details])
+
+
 def register_error_handlers(app: Flask) -> None:
+    def html_page(status: int, message: str, headers: dict | None = None):
+        """A front-end's HTML error page (the staff console registers one for its addresses), or None."""
+        for render in app.extensions.get("html_error_pages", ()):
+            if (page := render(status, message, headers)) is not None:
+                return page
+        return None
+
+    def answer(body: dict, status: int, headers: dict | None = None):
+        """An error as the front-end at this address shows errors: an HTML page under the console, else the API's
+        JSON envelope. Every handler below answers through here."""
+        return html_page(status, _page_message(body), headers) or _json(body, status, headers)
+
     @app.errorhandler(AppError)
     def handle_app_error(error: AppError):
         _rollback()
-        return _json(error.to_dict(), error.status, error.headers())
+        return answer(error.to_dict(), error.status, error.headers())
 
     @app.errorhandler(RateLimitExceeded)
     def handle_rate_limited(error: RateLimitExceeded):
@@ -232,12 +255,12 @@ def register_error_handlers(app: Flask) -> None:
     def handle_validation_error(error: ValidationError):
         db.session.rollback()
         messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
-        return _json(ValidationFailed(fields=_in_chinese(messages)).to_dict(), 422)
+        return answer(ValidationFailed(fields=_in_chinese(messages)).to_dict(), 422)
 
     @app.errorhandler(StaleDataError)
     def handle_concurrent_update(error: StaleDataError):
         db.session.rollback()
-        return _json(Conflict("该案件刚被其他人更新，请刷新后重试", code="concurrent_update").to_dict(), 409)
+        return answer(Conflict("该案件刚被其他人更新，请刷新后重试", code="concurrent_update").to_dict(), 409)
 
     @app.errorhandler(IntegrityError)
     def handle_integrity_error(error: IntegrityError):
@@ -246,15 +269,15 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         log.warning("integrity error: %s", error.orig)
         if is_foreign_key_violation(error) and (error.statement or "").lstrip().upper().startswith("DELETE"):
-            return _json(InUse().to_dict(), 409)
-        return _json(Conflict("数据刚被其他操作修改，请刷新后重试", code="concurrent_update").to_dict(), 409)
+            return answer(InUse().to_dict(), 409)
+        return answer(Conflict("数据刚被其他操作修改，请刷新后重试", code="concurrent_update").to_dict(), 409)
 
     @app.errorhandler(OverflowError)
     @app.errorhandler(DataError)
     def handle_out_of_range(error: Exception):
         # an id or number larger than the database can hold: it cannot name anything
         db.session.rollback()
-        return _json(NotFound().to_dict(), 404)
+        return answer(NotFound().to_dict(), 404)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
@@ -266,14 +289,7 @@ def register_error_handlers(app: Flask) -> None:
         _rollback()
         log.error("backing service unavailable: %s", error)
         unavailable = ServiceUnavailable()
-        return _json(unavailable.to_dict(), unavailable.status, unavailable.headers())
-
-    def html_page(status: int, message: str):
-        """A front-end's HTML error page (the staff console registers one for its addresses), or None."""
-        for render in app.extensions.get("html_error_pages", ()):
-            if (page := render(status, message)) is not None:
-                return page
-        return None
+        return answer(unavailable.to_dict(), unavailable.status, unavailable.headers())
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
@@ -282,11 +298,11 @@ def register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         if status == 413 and _within_body_limit():
             code, message = FORM_TOO_LARGE  # the body fits: werkzeug's per-part limits of a form said no
-        return html_page(status, message) or _json({"error": {"code": code, "message": message}}, status)
+        return answer({"error": {"code": code, "message": message}}, status)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         _rollback()
         log.exception("unhandled error")
         message = "服务器开小差了，请稍后再试"
-        return html_page(500, message) or _json({"error": {"code": "internal_error", "message": message}}, 500)
+        return answer({"error": {"code": "internal_error", "message": message}}, 500)

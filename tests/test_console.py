@@ -527,3 +527,35 @@ def test_a_password_with_a_nul_byte_is_refused_as_the_api_refuses_it(app):
     assert Console(app.test_client()).login("dispatcher").status_code == 302  # the old password still works
     refused = Console(app.test_client()).login("dispatcher\x00x")
     assert refused.status_code == 422 and "text/html" in refused.content_type
+
+
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        ("dahezhonglu", "/console/unit/cases?status=xx"),
+        ("dahezhonglu", "/console/unit/cases?page=abc"),
+        ("dahezhonglu", "/console/unit/cases?per_page=1000"),
+        ("dispatcher", "/console/dispatch/cases/99999999999999999999"),
+        ("admin", "/console/calendar?year=1999"),
+    ],
+)
+def test_a_bad_address_in_the_console_is_an_html_page_not_json(app, who, path):
+    """Found by a defect hunt: a bad query parameter (marshmallow's error) or an id no column holds reached the
+    app's handlers, which answered the API's JSON envelope on a console page."""
+    console = Console(app.test_client()).login_ok(who)
+    response = console.client.get(path)
+    assert 400 <= response.status_code < 500, response.status_code
+    assert response.content_type.startswith("text/html"), (response.content_type, response.data[:200])
+
+
+def test_a_bad_period_on_the_leader_dashboard_is_flashed_and_the_default_shown(app):
+    console = Console(app.test_client()).login_ok("leader")
+    for query in ("period=2026-12", "from=1999-01-01"):
+        response = console.client.get(f"/console/stats?{query}")
+        assert response.status_code == 200 and response.content_type.startswith("text/html"), query
+
+
+def test_the_calendar_links_no_year_outside_its_range(app):
+    console = Console(app.test_client()).login_ok("admin")
+    assert "year=1999" not in console.page("/console/calendar?year=2000")
+    assert "year=2101" not in console.page("/console/calendar?year=2100")

@@ -5,6 +5,7 @@ writes, and only the dispatch centre may (the API's rule: the leader changes not
 from datetime import date
 
 from flask import current_app, flash, jsonify, render_template
+from marshmallow import ValidationError
 
 from backend.api.common import download, query_args
 from backend.auth import DISPATCH_ROLES, STATS_ROLES
@@ -87,7 +88,7 @@ def _scope(schema):
     try:
         args = query_args(schema)
         return args, figures.scope_of(args)
-    except ValidationFailed as error:
+    except (ValidationFailed, ValidationError) as error:
         flash(error_message(error), "error")
         args = schema.load({})
         return args, figures.scope_of(args)

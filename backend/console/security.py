@@ -97,10 +97,11 @@ def handle_rate_limited(error: RateLimitExceeded):
     return error_page(429, message)
 
 
-def _outside_blueprint(status: int, message: str):
-    """Errors under /console that no console view raised (an unknown address): an HTML page too."""
+def _outside_blueprint(status: int, message: str, headers: dict | None = None):
+    """Errors under /console that the console's own handlers did not answer (an unknown address, a bad query
+    parameter, a database that is down …): an HTML page too."""
     if request.path.startswith(PREFIX):
-        return error_page(status, message)
+        return error_page(status, message, headers)
     return None
 
 

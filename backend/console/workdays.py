@@ -14,6 +14,7 @@ from backend.console import bp, nav
 from backend.console.forms import error_message, form_action, integer, load_form, text
 from backend.console.session import console_login_required
 from backend.schemas.calendar import CalendarArgs, CalendarDayIn, CalendarYearOut, DayPath
+from backend.schemas.common import FIRST_DAY, LAST_DAY
 from backend.services.casework import workcalendar
 
 nav.add_entry("console.workdays", "工作日历", DISPATCH_ROLES, order=90)
@@ -63,6 +64,8 @@ def workdays():
         months=months,
         chosen=chosen,
         package_knows=workcalendar.package_knows(year),
+        first_year=FIRST_DAY.year,
+        last_year=LAST_DAY.year,
     )
 
 

@@ -559,3 +559,24 @@ def test_the_calendar_links_no_year_outside_its_range(app):
     console = Console(app.test_client()).login_ok("admin")
     assert "year=1999" not in console.page("/console/calendar?year=2000")
     assert "year=2101" not in console.page("/console/calendar?year=2100")
+
+
+def test_a_session_cookie_copied_before_logout_no_longer_lets_anyone_in(app, routed):
+    """Found by a defect hunt: logging out only cleared the browser's signed cookie; a copy taken before still
+    worked for the session's whole TTL, and could post a comment."""
+    case_id, _ = routed
+    console = Console(app.test_client()).login_ok("dahezhonglu")
+    name = app.config["SESSION_COOKIE_NAME"]
+    copied = console.client.get_cookie(name).value
+    token = console.csrf()
+    assert console.client.get("/console/unit/cases").status_code == 200
+    assert console.post("/console/logout").status_code == 302
+
+    console.client.set_cookie(name, copied)
+    response = console.client.get("/console/unit/cases")
+    assert response.status_code == 302 and "/console/login" in response.headers["Location"]
+    comment = console.client.post(f"/console/unit/cases/{case_id}/comment", data={"content": "x", "csrf_token": token})
+    assert comment.status_code in (302, 400) and "/console/unit/cases" not in comment.headers.get("Location", "")
+    # another session of the same account is not affected
+    other = Console(app.test_client()).login_ok("dahezhonglu")
+    assert other.client.get("/console/unit/cases").status_code == 200

@@ -7,6 +7,7 @@ a password change or reset (auth.credentials_current) is logged out on its next 
 open them with `console_login_required(*roles)`.
 """
 
+import secrets
 import time
 from functools import wraps
 from urllib.parse import urlsplit
@@ -27,13 +28,15 @@ from backend.auth import (
 from backend.console import bp, nav
 from backend.console.security import error_page, new_csrf_token
 from backend.errors import AppError
-from backend.extensions import db
+from backend.extensions import db, redis_store
 from backend.models import Staff, StaffRole
 from backend.services import accounts
 
 SESSION_STAFF = "staff_id"
 SESSION_LOGIN_AT = "login_at"
 SESSION_CREDENTIALS = "credential_version"
+SESSION_ID = "session_id"  # names this login; logging out ends it on the server too (ENDED_KEY)
+ENDED_KEY = "console:session-ended:{}"
 ROLE_NAMES = {
     StaffRole.UNIT_STAFF: "单位工作人员",
     StaffRole.DISPATCHER: "调度员",
@@ -49,7 +52,7 @@ def current_staff() -> Staff | None:
 
 
 def _end_session(message: str) -> None:
-    for key in (SESSION_STAFF, SESSION_LOGIN_AT, SESSION_CREDENTIALS):
+    for key in (SESSION_STAFF, SESSION_LOGIN_AT, SESSION_CREDENTIALS, SESSION_ID):
         session.pop(key, None)
     new_csrf_token()
     flash(message, "error")
@@ -64,6 +67,8 @@ def load_staff():
     login_at = session.get(SESSION_LOGIN_AT, 0)
     if time.time() - login_at > current_app.config["CONSOLE_SESSION_TTL"]:
         _end_session("登录已过期，请重新登录")
+    elif _ended(session.get(SESSION_ID)):
+        _end_session("已退出登录，请重新登录")
     elif staff is None or not staff.active:
         _end_session("账号已停用")
     elif not credentials_current(staff, session.get(SESSION_CREDENTIALS)):
@@ -159,11 +164,22 @@ def start_session(staff: Staff) -> None:
     session[SESSION_STAFF] = staff.id
     session[SESSION_LOGIN_AT] = int(time.time())
     session[SESSION_CREDENTIALS] = staff.credential_version
+    session[SESSION_ID] = secrets.token_urlsafe(16)
     new_csrf_token()
+
+
+def _ended(session_id: str | None) -> bool:
+    """Logged out (or from before sessions had ids): the signed cookie alone no longer lets anyone in."""
+    return session_id is None or bool(redis_store.client.exists(ENDED_KEY.format(session_id)))
 
 
 @bp.post("/logout")
 def logout():
+    # The cookie is signed, not stored: a copy taken before logout would stay valid until its TTL unless the
+    # server remembers that this session ended (for as long as the cookie could otherwise live).
+    if session_id := session.get(SESSION_ID):
+        ttl = current_app.config["CONSOLE_SESSION_TTL"]
+        redis_store.client.set(ENDED_KEY.format(session_id), 1, ex=ttl)
     session.clear()
     new_csrf_token()
     flash("已退出登录", "info")

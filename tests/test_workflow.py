@@ -95,6 +95,18 @@ def test_unmatched_report_waits_then_manual_dispatch(api, run_jobs, people):
     assert api.get(f"/api/v1/unit/cases/{case_id}", people["unit"]).status_code == 200
 
 
+def test_the_lead_unit_named_among_the_co_units_is_left_out_of_the_event_too(api, run_jobs, people):
+    """Found by a defect hunt: the case left the lead out of its co-units, the timeline event did not."""
+    case_id = _case_in(api, run_jobs, people, "pending")
+    lead, other = _unit_id(api, people, UNIT), _unit_id(api, people, "renhe-enforcement")
+    body = {"unit_id": lead, "co_unit_ids": [lead, other]}
+    case = api.post(f"/api/v1/admin/cases/{case_id}/dispatch", people["dispatcher"], json=body).json
+    assert [u["id"] for u in case["co_units"]] == [other]
+    with_data = api.get(f"/api/v1/admin/cases/{case_id}", people["dispatcher"]).json["timeline"][-1]
+    assert with_data["type"] == "dispatched", with_data
+    assert with_data["data"]["co_unit_ids"] == [other]
+
+
 def test_dispatch_to_unknown_unit_is_404(api, run_jobs, people):
     case_id = _case_in(api, run_jobs, people, "pending")
     response = api.post(f"/api/v1/admin/cases/{case_id}/dispatch", people["dispatcher"], json={"unit_id": 99999})

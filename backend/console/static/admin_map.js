@@ -25,7 +25,9 @@
           },
           onEachFeature: function (feature, regionLayer) {
             var p = feature.properties || {};
-            regionLayer.bindTooltip((p.name || "") + "：" + (p.total || 0) + " 件", { sticky: true });
+            var tip = document.createElement("span");  // as text: a region's name comes from imported GeoJSON
+            tip.textContent = (p.name || "") + "：" + (p.total || 0) + " 件";
+            regionLayer.bindTooltip(tip, { sticky: true });
           }
         }).addTo(map);
         if (layer.getLayers().length) map.fitBounds(layer.getBounds());

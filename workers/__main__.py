@@ -9,12 +9,10 @@ import argparse
 import logging
 import sys
 
-from redis import Redis
-
 from backend import create_app
 from workers.lifeline import LifelineWriter
 from workers.queues import ALL_QUEUES
-from workers.runner import run_forking, serve
+from workers.runner import connect, run_forking, serve
 from workers.scheduler import periodic_table
 from workers.supervisor import run_supervised
 from workers.worker import ResidentWorker, die_with_parent
@@ -39,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     if not app.config["REDIS_URL"]:
         print("REDIS_URL is not set (scripts/run_dev.py starts an embedded Redis for you)", file=sys.stderr)
         return 2
-    connection = Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=5, health_check_interval=30)
+    connection = connect(app.config["REDIS_URL"])
     if args.resident_child:
         lifeline = LifelineWriter(args.lifeline_fd)
         return serve(connection, lambda: ResidentWorker(ALL_QUEUES, connection=connection, app=app, lifeline=lifeline))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from redis import Redis
 from redis.exceptions import RedisError
+from rq.defaults import DEFAULT_WORKER_TTL
 from rq.scheduler import RQScheduler
 
 from workers.queues import ALL_QUEUES
@@ -24,6 +25,18 @@ log = logging.getLogger(__name__)
 
 FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 30.0
+# An idle RQ worker blocks on its queues for up to its dequeue timeout (worker TTL − 15 s) and reads the answer
+# under the connection's socket timeout. redis-py's default of 5 s made that read fail every 5 s, which RQ takes
+# for Redis lost and answers with a backoff of up to 30 s: jobs waited. RQ raises the timeout only for connections
+# it opens after the worker starts, not for the one the ping before it left in the pool, so it is set here.
+SOCKET_TIMEOUT_SECONDS = DEFAULT_WORKER_TTL
+
+
+def connect(redis_url: str) -> Redis:
+    """The Redis connection pool of a `python -m workers` process (its worker and its scheduler threads)."""
+    return Redis.from_url(
+        redis_url, socket_connect_timeout=5, socket_timeout=SOCKET_TIMEOUT_SECONDS, health_check_interval=30
+    )
 
 
 class RetryScheduler(threading.Thread):

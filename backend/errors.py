@@ -216,6 +216,10 @@ def _rollback() -> None:
         log.warning("rollback failed: the database is unreachable")
 
 
+# SQLSTATEs of a transaction that lost a race (deadlock_detected, serialization_failure)
+LOST_A_RACE = {"40P01", "40001"}
+
+
 def _page_message(body: dict) -> str:
     """The message of an error envelope with its fields' messages, for a page that shows one line."""
     error = body["error"]
@@ -285,6 +289,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(RedisConnectionError)
     @app.errorhandler(RedisTimeoutError)
     def handle_backend_down(error: Exception):
+        if getattr(getattr(error, "orig", None), "sqlstate", None) in LOST_A_RACE:
+            # not an outage: two transactions wanted the same rows (PostgreSQL chose this one to give up)
+            _rollback()
+            return answer(Conflict("数据刚被其他操作修改，请刷新后重试", code="concurrent_update").to_dict(), 409)
         # the database or Redis is down, restarting or overloaded: a retry later can succeed
         _rollback()
         log.error("backing service unavailable: %s", error)

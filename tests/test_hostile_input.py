@@ -242,3 +242,23 @@ def test_the_first_and_last_day_of_the_range_are_accepted(api):
         assert response.status_code == 200, response.json
     response = api.get("/api/v1/admin/stats/units?from=2100-12-01&to=2100-12-31", api.login_staff("leader"))
     assert response.status_code == 200, response.json
+
+
+@pytest.mark.parametrize("sqlstate", ["40P01", "40001"])
+def test_a_deadlock_or_serialization_failure_is_409_not_an_outage(app, sqlstate):
+    """PostgreSQL gives up one of two transactions that wanted the same rows: that request lost a race (409
+    concurrent_update, reload and retry), the database is not down (503)."""
+    from sqlalchemy.exc import OperationalError
+
+    class Orig(Exception):
+        pass
+
+    orig = Orig("deadlock detected")
+    orig.sqlstate = sqlstate
+
+    def lose_a_race():
+        raise OperationalError("UPDATE cases …", {}, orig)
+
+    app.add_url_rule("/api/v1/test-race", "test_race", lose_a_race)
+    response = app.test_client().get("/api/v1/test-race")
+    assert response.status_code == 409 and response.json["error"]["code"] == "concurrent_update"

@@ -9,7 +9,7 @@ from backend.extensions import db
 from backend.models import Case, Channel, DeliveryStatus, Notification, SubscriptionQuota
 from backend.services.casework import deadlines, supervision
 from backend.services.notifications import delivery
-from tests.helpers import DAHEZHONGLU, RENHE_TOWN
+from tests.helpers import DAHEZHONGLU, RENHE_TOWN, concurrently
 
 UNIT = "renhe-ecology"  # dust in 仁和镇 goes to 区生态环境局
 
@@ -217,6 +217,30 @@ def test_an_extension_request_belongs_to_the_assignment_it_was_made_in(app, api,
     assert (figures["extensions_requested"], figures["extensions_granted"]) == (1, 1), figures
     timeline = api.get(f"/api/v1/admin/cases/{case_id}", dispatcher).json["timeline"]
     assert [e["note"] for e in timeline if e["type"] == "extension_denied"] == ["案件已重新派遣，原延期申请失效"]
+
+
+def test_approving_and_denying_one_extension_at_once_one_wins_the_other_409(app, api, routed_case):
+    """Found by a defect hunt on PostgreSQL: approve and deny wrote the extension and the case rows in opposite
+    orders, deadlocked, and the loser answered 503 service_unavailable (6 races in 10)."""
+    _, case_id = routed_case
+    unit, dispatcher = api.login_staff(UNIT), api.login_staff("dispatcher")
+    for round_ in range(4):
+        body = {"reason": f"需协调 {round_}", "extra_working_hours": 8}
+        extension = api.post(f"/api/v1/unit/cases/{case_id}/extension", unit, json=body).json
+        path = f"/api/v1/admin/extensions/{extension['id']}"
+
+        def approve(path=path):
+            return api.post(f"{path}/approve", dispatcher, json={"note": "同意"}).status_code
+
+        def deny(path=path):
+            return api.post(f"{path}/deny", dispatcher, json={"note": "不同意"}).status_code
+
+        assert sorted(concurrently(approve, deny)) == [200, 409]
+        decided = [e for e in api.get("/api/v1/admin/extensions?per_page=100", dispatcher).json["items"]]
+        assert extension["id"] not in [e["id"] for e in decided]  # no longer pending
+        timeline = api.get(f"/api/v1/admin/cases/{case_id}", dispatcher).json["timeline"]
+        decisions = [e for e in timeline if e["type"] in ("extension_approved", "extension_denied")]
+        assert len(decisions) == round_ + 1  # one decision recorded per request
 
 
 def _grant(api, citizen, *kinds):

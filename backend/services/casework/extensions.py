@@ -66,9 +66,13 @@ def _decidable(extension: ExtensionRequest, approving: bool) -> Case:
     """A pending request; approval also needs the case still open at the requesting unit, in the assignment the
     request was made in (a request left behind by a returned, replied or re-dispatched case can still be denied,
     so it never blocks the queue)."""
+    # Decisions on one case queue up on its row, taken before anything is written: approve and deny used to
+    # write the extension and the case in opposite orders and deadlocked. The request is then read again, as
+    # the decision before this one left it.
+    case = db.session.get(Case, extension.case_id, with_for_update=True, populate_existing=True)
+    db.session.refresh(extension)
     if extension.status != ExtensionStatus.PENDING:
         raise Conflict("该延期申请已处理", code="extension_decided")
-    case = db.session.get(Case, extension.case_id)
     if approving and (case.status not in HANDLED_BY_UNIT or case.unit_id != extension.unit_id):
         raise Conflict("案件已不在申请单位办理中，只能不予批准", code="invalid_transition")
     if approving and not _of_current_assignment(extension, case):

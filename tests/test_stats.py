@@ -189,3 +189,34 @@ def test_rebuilding_the_ledger_from_case_events_gives_the_same_rows(app, novembe
     result = app.test_cli_runner().invoke(args=["stats-rebuild"])
     assert result.exit_code == 0 and "7 rows" in result.output
     assert snapshot() == live
+
+
+def _figures_at(app, local_moment: str, period=("2026-11-01", "2026-11-30")) -> dict[str, dict]:
+    from datetime import date, datetime
+
+    from backend.models import Unit
+    from backend.models.types import LOCAL_TZ
+    from backend.services.stats import figures
+    from backend.services.stats.periods import Period
+
+    as_of = datetime.fromisoformat(local_moment).replace(tzinfo=LOCAL_TZ)
+    with app.app_context():
+        codes = dict(db.session.execute(db.select(Unit.id, Unit.code)).all())
+        rows = figures.grouped(Period(*map(date.fromisoformat, period)), "unit", figures.Filters(), as_of)
+        return {codes[key]: row for key, row in rows.items()}
+
+
+def test_figures_at_an_earlier_moment_count_what_had_happened_by_then(app, november):
+    """Found by a defect hunt: a briefing of a past period (as_of = its end) counted the cases open today as 在办
+    at that moment, and replies, closes and returns made after it as done. Figures at as_of replay the ledger and
+    the timeline up to as_of."""
+    street = _figures_at(app, "2026-11-05 10:00")["dahezhonglu"]
+    # A was replied and closed on Nov 3; B was accepted, replied only on Nov 9; C was returned on Nov 2
+    assert (street["open"], street["handled"], street["closed"], street["returned"]) == (1, 1, 1, 1)
+    ecology = _figures_at(app, "2026-11-05 10:00")["renhe-ecology"]
+    assert (ecology["open"], ecology["handled"]) == (3, 0)  # D (replied Nov 6), E (never signed), F (October's)
+    before_return = _figures_at(app, "2026-11-02 10:45")["dahezhonglu"]
+    assert (before_return["received"], before_return["returned"], before_return["open"]) == (3, 0, 3)
+    # nothing had been dispatched yet in November's cohort at the end of October: nothing open but F
+    october_end = _figures_at(app, "2026-11-01 00:00")
+    assert october_end["renhe-ecology"]["open"] == 1 and "dahezhonglu" not in october_end

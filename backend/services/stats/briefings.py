@@ -80,35 +80,32 @@ def overdue_cases(period: Period, as_of: datetime) -> list[dict]:
     names = dict(db.session.execute(db.select(Unit.id, Unit.name)).all())
     ruler = _Ruler(as_of)
     rows = []
-    still_open = db.session.scalars(
-        db.select(Case)
-        .options(selectinload(Case.category))
-        .where(Case.status.in_(HANDLED_BY_UNIT), Case.deadline_at <= as_of)
-        .order_by(Case.unit_id, Case.deadline_at, Case.id)
-    ).all()
-    assignments = {
-        row.case_id: row
-        for row in db.session.scalars(
-            db.select(CaseAssignment).where(
-                CaseAssignment.case_id.in_([c.id for c in still_open]), CaseAssignment.end.is_(None)
-            )
+    if figures.is_live(as_of):
+        still_open = db.select(CaseAssignment, Case).where(
+            CaseAssignment.end.is_(None), Case.status.in_(HANDLED_BY_UNIT), Case.deadline_at <= as_of
         )
-    }
-    for case in still_open:
-        row = assignments.get(case.id)
+    else:  # the cases open at a unit at as_of, from the ledger and the timeline, not today's status
+        still_open = db.select(CaseAssignment, Case).where(figures.open_at(as_of), CaseAssignment.deadline_at <= as_of)
+    still_open = (
+        still_open.join(Case, Case.id == CaseAssignment.case_id)
+        .options(selectinload(Case.category))
+        .order_by(CaseAssignment.unit_id, CaseAssignment.deadline_at, Case.id)
+    )
+    for row, case in db.session.execute(still_open).all():
+        deadline_at = case.deadline_at if figures.is_live(as_of) else row.deadline_at
         rows.append(
             {
-                "unit_id": case.unit_id,
-                "unit": names.get(case.unit_id, ""),
+                "unit_id": row.unit_id,
+                "unit": names.get(row.unit_id, ""),
                 "case_id": case.id,
                 "number": case.number,
                 "category": case.category.name,
                 "address": case.address,
-                "assigned_at": row.assigned_at if row else None,
-                "deadline_at": case.deadline_at,
+                "assigned_at": row.assigned_at,
+                "deadline_at": deadline_at,
                 "replied_at": None,
-                "overdue_hours": ruler.hours_until_end(case.deadline_at),
-                "escalation_level": case.escalation_level,
+                "overdue_hours": ruler.hours_until_end(deadline_at),
+                "escalation_level": case.escalation_level if figures.is_live(as_of) else row.escalation_level,
                 "state": "超期在办",
             }
         )
@@ -120,6 +117,7 @@ def overdue_cases(period: Period, as_of: datetime) -> list[dict]:
             CaseAssignment.assigned_at >= period.start_at,
             CaseAssignment.assigned_at < period.end_at,
             CaseAssignment.replied_on_time.is_(False),
+            CaseAssignment.replied_at <= as_of,
         )
         .order_by(CaseAssignment.unit_id, CaseAssignment.deadline_at, CaseAssignment.id)
     ).all()

@@ -2,13 +2,16 @@
 ledger. The formulas are documented in miniprogram_api.md ("Figures and formulas").
 
 A period's figures are about the 派遣 made in it (the cohort: assignments with `assigned_at` in the
-period, withdrawn ones left out) and what has become of them by `as_of` (normally now). "Open" and
-"overdue" are the state at `as_of`, whatever the period.
+period, withdrawn ones left out) and what has become of them by `as_of` (normally now; a briefing's is the end
+of its period). "Open" and "overdue" are the state at `as_of`, whatever the period.
+
+What the ledger dates is counted by `as_of` exactly (a 签收, 反馈, 结案 or 退单 after it counts as not done yet);
+its running totals (返工, 延期, 督办 level, the rating) are as known when the figures are made.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, func, or_
 
@@ -19,6 +22,7 @@ from backend.models import (
     AssignmentEnd,
     Case,
     CaseAssignment,
+    CaseEvent,
     Category,
     Rating,
     Region,
@@ -136,17 +140,24 @@ def _sum(column, *conditions):
 
 
 def _aggregates(as_of: datetime) -> list:
-    held = A.end.is_(None)
-    replied = A.replies > 0
+    def by_then(column):
+        # for figures of now, whatever happened counts (as_of is cut to the second; a sign-off a moment ago is in)
+        return column.is_not(None) if is_live(as_of) else column <= as_of
+
+    returned = and_(A.end == AssignmentEnd.RETURNED, by_then(A.ended_at))  # a 退单 after as_of: still held then
+    held = A.end.is_(None) if is_live(as_of) else or_(A.end.is_(None), A.ended_at > as_of)
+    signed = and_(held, by_then(A.accepted_at))
+    # the latest 反馈 by as_of (a case reworked and replied again after it counts as not handled then)
+    replied = and_(A.replies > 0, by_then(A.replied_at))
     return [
         _count(held).label("received"),
-        _count(A.end == AssignmentEnd.RETURNED).label("returned"),
-        _count(held, A.accepted_at.is_not(None)).label("signed"),
-        _count(held, A.accepted_at <= A.signoff_due_at).label("signed_on_time"),
+        _count(returned).label("returned"),
+        _count(signed).label("signed"),
+        _count(signed, A.accepted_at <= A.signoff_due_at).label("signed_on_time"),
         _count(replied).label("handled"),
         _count(or_(replied, and_(held, A.deadline_at <= as_of))).label("due"),
         _count(replied, A.replied_on_time.is_(True)).label("handled_on_time"),
-        _count(held, A.closed_at.is_not(None)).label("closed"),
+        _count(held, by_then(A.closed_at)).label("closed"),
         _count(A.reworks > 0).label("reworked"),
         _sum(A.reworks).label("rework_events"),
         _sum(A.extensions_requested).label("extensions_requested"),
@@ -181,6 +192,8 @@ def grouped(period: Period, by: str, scope: Filters, as_of: datetime) -> dict[in
     key = GROUPS[by]
     rows: dict[int | None, dict] = {}
     query = scope.apply(db.select(key.label("key"), *_aggregates(as_of)).where(_cohort(period)).group_by(key))
+    if not is_live(as_of):
+        query = query.where(A.assigned_at <= as_of)  # 派遣 after as_of had not happened yet
     for result in db.session.execute(query).mappings():
         row = rows.setdefault(result["key"], _empty())
         row.update({name: value for name, value in result.items() if name != "key"})
@@ -191,9 +204,49 @@ def grouped(period: Period, by: str, scope: Filters, as_of: datetime) -> dict[in
     return {group: _finish_row({name: _number(value) for name, value in row.items()}) for group, row in rows.items()}
 
 
+# figures asked for "now" read today's status; an earlier as_of (a briefing's period end) replays the timeline
+LIVE_SLACK = timedelta(minutes=1)
+
+
+def _status_at(as_of: datetime):
+    """The status the assignment's case had at as_of: the last transition of its timeline by then."""
+    return (
+        db.select(CaseEvent.to_status)
+        .where(CaseEvent.case_id == A.case_id, CaseEvent.to_status.is_not(None), CaseEvent.at <= as_of)
+        .order_by(CaseEvent.at.desc(), CaseEvent.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def open_at(as_of: datetime):
+    """The assignments whose case was open at their unit at as_of (dispatched or processing), for an as_of in
+    the past. Candidates are the assignments held then and not closed by then (a few percent of the ledger:
+    what is open now or was closed since); each one's status is read from its timeline."""
+    return and_(
+        A.assigned_at <= as_of,
+        or_(A.ended_at.is_(None), A.ended_at > as_of),
+        or_(A.closed_at.is_(None), A.closed_at > as_of),
+        _status_at(as_of).in_([status.value for status in HANDLED_BY_UNIT]),
+    )
+
+
+def is_live(as_of: datetime) -> bool:
+    return as_of >= utcnow() - LIVE_SLACK
+
+
 def _open_cases(by: str, scope: Filters, as_of: datetime):
-    """Cases open at a unit now, grouped like the figures. Straight from the cases table (a few percent of it,
-    by the status index) unless a region is asked for: the finest region is only in the ledger."""
+    """Cases open at a unit at as_of, grouped like the figures. For now: straight from the cases table (a few
+    percent of it, by the status index) unless a region is asked for (the finest region is only in the ledger).
+    For an earlier as_of: from the ledger and the timeline (`open_at`); "overdue" then compares the deadline in
+    force now (an extension granted after as_of is not undone)."""
+    if not is_live(as_of):
+        key = GROUPS[by]
+        return scope.apply(
+            db.select(key.label("key"), func.count().label("open"), _count(A.deadline_at <= as_of).label("overdue"))
+            .where(open_at(as_of))
+            .group_by(key)
+        )
     if by == "region" or scope.region_ids is not None:
         key = GROUPS[by]
         return scope.apply(

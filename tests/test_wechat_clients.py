@@ -302,6 +302,30 @@ def test_unreachable_is_unavailable_and_hides_the_token(redis):
     assert error.value.__cause__ is None and error.value.__suppress_context__
 
 
+def _trickle(request):
+    """Headers at once, then a byte every 0.3 s for 6 s: each wait on the socket is short, the answer is not."""
+
+    def body():
+        for _ in range(20):
+            yield b" "
+            time.sleep(0.3)
+        yield b"{}"
+
+    return Response(body(), content_type="application/json")
+
+
+def test_a_server_that_trickles_its_answer_is_cut_off_at_the_timeout(httpserver, redis):
+    """Found by a defect hunt: requests' timeout bounds each socket wait, so an endpoint sending a byte every
+    few seconds held the worker until its job timed out (120 s) while routing waited behind it."""
+    httpserver.expect_request(SEND, method="POST").respond_with_handler(_trickle)
+    client = WeChatClient(httpserver.url_for("/").rstrip("/"), APPID, SECRET, timeout=1)
+    cache = AccessTokenCache(redis, APPID, lambda: ("TOKEN", 7200))
+    began = time.monotonic()
+    with pytest.raises(WeChatUnavailable):
+        client.send_subscribe_message(cache, "o", "TPL", {"thing1": "x"})
+    assert time.monotonic() - began < 3
+
+
 # trimming -------------------------------------------------------------------------------------------------
 
 

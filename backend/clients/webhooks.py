@@ -38,6 +38,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from backend.clients.http import DeadlineSession
+
 WECOM = "wecom"
 JSON = "json"
 KINDS = (WECOM, JSON)
@@ -247,7 +249,7 @@ class WebhookClient:
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> requests.Response:
         headers = {"Content-Type": "application/json; charset=utf-8", **headers}
         target = check_target(url, self.allowed)
-        with requests.Session() as http:
+        with DeadlineSession() as http:
             http.trust_env = False  # no proxy from the environment: the checked address is the one called
             http.mount("http://", _PinnedAdapter(target.address))
             http.mount("https://", _PinnedAdapter(target.address))

@@ -26,6 +26,8 @@ import requests
 from redis import Redis
 from redis.exceptions import LockError
 
+from backend.clients.http import DeadlineSession
+
 
 class WeChatError(Exception):
     """WeChat answered with an errcode (it uses HTTP 200 for errors too)."""
@@ -74,7 +76,7 @@ class WeChatClient:
         self.appid = appid
         self.secret = secret
         self.timeout = timeout
-        self.http = session or requests.Session()
+        self.http = session or DeadlineSession()
 
     def _get(self, path: str, params: dict) -> dict:
         # code2Session keeps its original mapping: every errcode is a WeChatError (callers check

@@ -51,6 +51,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from backend.clients.http import DeadlineSession
+
 DEFAULT_API_BASE = "https://api.mch.weixin.qq.com"
 TRANSFER_BILLS_PATH = "/v3/fund-app/mch-transfer/transfer-bills"
 BILL_BY_OUT_NO_PATH = TRANSFER_BILLS_PATH + "/out-bill-no/{out_bill_no}"
@@ -307,7 +309,7 @@ class WeChatPayClient:
             raise ValueError("the APIv3 key must be 32 bytes")
         self.timeout = timeout
         self.transfer_scene_id = transfer_scene_id
-        self.http = session or requests.Session()
+        self.http = session or DeadlineSession()
         # In public-key mode, naming the key in Wechatpay-Serial makes WeChat sign the answer with it.
         self.wechatpay_serial = next((s for s in self.public_keys if s.startswith(PUBLIC_KEY_ID_PREFIX)), None)
 

@@ -1,6 +1,7 @@
 """The two RQ workers of `python -m workers`, in process: RQ's forking worker (`--fork`) and the resident one."""
 
 import os
+import time
 
 from rq import Queue
 from rq.registry import FinishedJobRegistry
@@ -8,6 +9,7 @@ from rq.registry import FinishedJobRegistry
 from tests.helpers import DAHEZHONGLU
 from workers.lifeline import LifelineReader, LifelineWriter
 from workers.queues import ALL_QUEUES, ROUTING
+from workers.runner import schedulers
 from workers.worker import AppWorker, ResidentWorker
 
 
@@ -39,3 +41,15 @@ def test_resident_worker_routes_a_report_and_tells_its_supervisor(api, app, redi
     assert {f"route-case-{case_id}", *(job.id for job in marks)} <= set(jobs)
     assert lifeline.busy is None and lifeline.jobs_done == len(jobs)
     lifeline.close()
+
+
+def test_the_retry_scheduler_gives_its_locks_back_when_the_worker_stops(redis):
+    """Found by a defect hunt: a stopped worker's retry scheduler kept its queue locks until they expired, and
+    the next worker's scheduler looked again only after two minutes: retries due meanwhile waited."""
+    lock_keys = [f"rq:scheduler-lock:{queue}" for queue in ALL_QUEUES]
+    with schedulers(redis, []):
+        deadline = time.monotonic() + 10
+        while not all(redis.exists(key) for key in lock_keys) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(redis.exists(key) for key in lock_keys)
+    assert not any(redis.exists(key) for key in lock_keys)

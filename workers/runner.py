@@ -7,10 +7,11 @@ running job, as RQ does). `run_forking()` is `python -m workers --fork`: the sch
 worker in one process; the default mode is workers.supervisor.
 """
 
+import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -65,6 +66,10 @@ class RetryScheduler(threading.Thread):
                 failing = True
                 self.scheduler.lock_acquisition_time = None  # take the locks again once Redis is back
             self.stopping.wait(self.tick_seconds)
+        # give the queues' locks back: the scheduler of a worker started next takes them at once, where RQ
+        # would wait for them to expire and look again only after two minutes, with retries due meanwhile
+        with contextlib.suppress(RedisError):
+            self.scheduler.release_locks()
 
 
 def _redis_answers(connection: Redis) -> bool:
@@ -75,10 +80,20 @@ def _redis_answers(connection: Redis) -> bool:
         return False
 
 
-def start_schedulers(connection: Redis, periodic_jobs: list) -> None:
-    """The periodic table and RQ's retry scheduler, as daemon threads: one of each per `python -m workers`."""
-    Scheduler(connection, periodic_jobs).start()
-    RetryScheduler(connection, ALL_QUEUES).start()
+@contextlib.contextmanager
+def schedulers(connection: Redis, periodic_jobs: list) -> Iterator[None]:
+    """The periodic table and RQ's retry scheduler, as daemon threads for as long as the block runs: one of each
+    per `python -m workers`. On the way out they stop and the retry scheduler gives its locks back."""
+    threads = [Scheduler(connection, periodic_jobs), RetryScheduler(connection, ALL_QUEUES)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        for thread in threads:
+            thread.stopping.set()
+        for thread in threads:
+            thread.join(timeout=5)
 
 
 def serve(connection: Redis, make_worker: Callable[[], PulseMixin]) -> int:
@@ -120,5 +135,5 @@ def serve(connection: Redis, make_worker: Callable[[], PulseMixin]) -> int:
 
 def run_forking(connection: Redis, periodic_jobs: list) -> int:
     """`python -m workers --fork`: RQ's forking worker (a work horse per job) beside the schedulers."""
-    start_schedulers(connection, periodic_jobs)
-    return serve(connection, lambda: AppWorker(ALL_QUEUES, connection=connection))
+    with schedulers(connection, periodic_jobs):
+        return serve(connection, lambda: AppWorker(ALL_QUEUES, connection=connection))

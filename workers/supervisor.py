@@ -38,7 +38,7 @@ from rq.utils import now
 
 from workers.lifeline import Busy, LifelineReader
 from workers.queues import ALL_QUEUES
-from workers.runner import start_schedulers
+from workers.runner import schedulers
 
 log = logging.getLogger(__name__)
 
@@ -237,10 +237,10 @@ def _dead_worker(connection: Redis, worker_name: str) -> SimpleWorker:
 
 
 def run_supervised(connection: Redis, config, periodic_jobs: list) -> int:
-    start_schedulers(connection, periodic_jobs)
     supervisor = Supervisor(
         connection,
         hang_grace_seconds=config["JOB_HANG_GRACE_SECONDS"],
         max_rss_bytes=config["WORKER_MAX_RSS_MB"] * 2**20,
     )
-    return supervisor.run()
+    with schedulers(connection, periodic_jobs):
+        return supervisor.run()

@@ -580,3 +580,25 @@ def test_a_session_cookie_copied_before_logout_no_longer_lets_anyone_in(app, rou
     # another session of the same account is not affected
     other = Console(app.test_client()).login_ok("dahezhonglu")
     assert other.client.get("/console/unit/cases").status_code == 200
+
+
+def test_with_redis_down_the_console_still_works_and_logs_out(app):
+    """A review finding: the logout check read Redis on every console request, so a Redis outage made every
+    console page a 503 and logout itself failed. The console goes on (as the rate limits and lock-out do)."""
+    from backend import create_app
+    from config import TestingConfig
+
+    down = create_app(
+        TestingConfig,
+        {
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "MEDIA_ROOT": app.config["MEDIA_ROOT"],
+            "SECRET_KEY": app.config["SECRET_KEY"],
+        },
+    )
+    console = Console(down.test_client()).login_ok("dahezhonglu")
+    assert console.client.get("/console/unit/cases").status_code == 200
+    assert console.post("/console/logout").status_code == 302
+    response = console.client.get("/console/unit/cases")
+    assert response.status_code == 302 and "/console/login" in response.headers["Location"]

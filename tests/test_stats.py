@@ -206,7 +206,7 @@ def _figures_at(app, local_moment: str, period=("2026-11-01", "2026-11-30")) -> 
         return {codes[key]: row for key, row in rows.items()}
 
 
-def test_figures_at_an_earlier_moment_count_what_had_happened_by_then(app, november):
+def test_figures_at_an_earlier_moment_count_what_had_happened_by_then(app, api, november, clock):
     """Found by a defect hunt: a briefing of a past period (as_of = its end) counted the cases open today as 在办
     at that moment, and replies, closes and returns made after it as done. Figures at as_of replay the ledger and
     the timeline up to as_of."""
@@ -220,3 +220,12 @@ def test_figures_at_an_earlier_moment_count_what_had_happened_by_then(app, novem
     # nothing had been dispatched yet in November's cohort at the end of October: nothing open but F
     october_end = _figures_at(app, "2026-11-01 00:00")
     assert october_end["renhe-ecology"]["open"] == 1 and "dahezhonglu" not in october_end
+    # E, never signed, is dispatched elsewhere on Nov 20 (its assignment withdrawn): on Nov 5 it was still held
+    assert _figures_at(app, "2026-11-05 10:00")["renhe-ecology"]["received"] == 2  # D and E
+    listed = api.get("/api/v1/admin/units?per_page=100", november["dispatcher"]).json["items"]
+    units = {unit["code"]: unit["id"] for unit in listed}
+    clock.at("2026-11-20 10:00")
+    body = {"unit_id": units["qianjin-town"]}
+    _ok(api.post(f"/api/v1/admin/cases/{november['ids']['e']}/dispatch", november["dispatcher"], json=body))
+    assert _figures_at(app, "2026-11-05 10:00")["renhe-ecology"]["received"] == 2
+    assert _figures_at(app, "2026-11-25 10:00")["renhe-ecology"]["received"] == 1  # withdrawn by then

@@ -216,10 +216,30 @@ def test_an_extension_request_belongs_to_the_assignment_it_was_made_in(app, api,
     figures = api.get("/api/v1/unit/stats", unit).json["figures"]  # the first assignment was withdrawn: left out
     assert (figures["extensions_requested"], figures["extensions_granted"]) == (1, 1), figures
     timeline = api.get(f"/api/v1/admin/cases/{case_id}", dispatcher).json["timeline"]
-    assert [e["note"] for e in timeline if e["type"] == "extension_denied"] == ["案件已重新派遣，原延期申请失效"]
+    lapsed = ["处置时限已重新计算（重新派遣或返工），原延期申请失效"]
+    assert [e["note"] for e in timeline if e["type"] == "extension_denied"] == lapsed
 
 
-def test_approving_and_denying_one_extension_at_once_one_wins_the_other_409(app, api, routed_case):
+def test_a_request_made_before_a_rework_cannot_move_the_reworks_deadline(app, api, routed_case):
+    """A review finding: a rework starts a new 处置时限 in the same assignment; a request made before the reply
+    could still be approved after it and moved the new deadline."""
+    _, case_id = routed_case
+    unit, dispatcher = api.login_staff(UNIT), api.login_staff("dispatcher")
+    api.post(f"/api/v1/unit/cases/{case_id}/accept", unit)
+    body = {"reason": "需协调", "extra_working_hours": 8}
+    stale = api.post(f"/api/v1/unit/cases/{case_id}/extension", unit, json=body).json
+    assert api.post(f"/api/v1/unit/cases/{case_id}/reply", unit, json={"content": "已处置"}).status_code == 200
+    assert api.post(f"/api/v1/admin/cases/{case_id}/rework", dispatcher, json={"reason": "仍有扬尘"}).status_code == 200
+    deadline = _case(app, case_id).deadline_at
+    approved = api.post(f"/api/v1/admin/extensions/{stale['id']}/approve", dispatcher, json={})
+    assert approved.status_code == 409 and approved.json["error"]["code"] == "invalid_transition"
+    assert _case(app, case_id).deadline_at == deadline
+    assert (
+        api.post(f"/api/v1/admin/extensions/{stale['id']}/deny", dispatcher, json={"note": "已返工"}).status_code == 200
+    )
+
+
+def test_approving_and_denying_one_extension_at_once_one_wins_the_other_409(app, api, routed_case, database_url):
     """Found by a defect hunt on PostgreSQL: approve and deny wrote the extension and the case rows in opposite
     orders, deadlocked, and the loser answered 503 service_unavailable (6 races in 10)."""
     _, case_id = routed_case
@@ -230,12 +250,16 @@ def test_approving_and_denying_one_extension_at_once_one_wins_the_other_409(app,
         path = f"/api/v1/admin/extensions/{extension['id']}"
 
         def approve(path=path):
-            return api.post(f"{path}/approve", dispatcher, json={"note": "同意"}).status_code
+            return api.post(f"{path}/approve", dispatcher, json={"note": "同意"})
 
         def deny(path=path):
-            return api.post(f"{path}/deny", dispatcher, json={"note": "不同意"}).status_code
+            return api.post(f"{path}/deny", dispatcher, json={"note": "不同意"})
 
-        assert sorted(concurrently(approve, deny)) == [200, 409]
+        answers = concurrently(approve, deny)
+        assert sorted(a.status_code for a in answers) == [200, 409]
+        loser = next(a for a in answers if a.status_code == 409)
+        if database_url.startswith("postgresql"):  # it waited on the case row, then saw the decision
+            assert loser.json["error"]["code"] == "extension_decided"
         decided = [e for e in api.get("/api/v1/admin/extensions?per_page=100", dispatcher).json["items"]]
         assert extension["id"] not in [e["id"] for e in decided]  # no longer pending
         timeline = api.get(f"/api/v1/admin/cases/{case_id}", dispatcher).json["timeline"]

@@ -7,12 +7,16 @@ a password change or reset (auth.credentials_current) is logged out on its next 
 open them with `console_login_required(*roles)`.
 """
 
+import logging
 import secrets
 import time
 from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from redis.exceptions import RedisError
+from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
 from backend.api.common import storable
@@ -31,6 +35,8 @@ from backend.errors import AppError
 from backend.extensions import db, redis_store
 from backend.models import Staff, StaffRole
 from backend.services import accounts
+
+log = logging.getLogger(__name__)
 
 SESSION_STAFF = "staff_id"
 SESSION_LOGIN_AT = "login_at"
@@ -61,7 +67,7 @@ def _end_session(message: str) -> None:
 @bp.before_app_request
 def load_staff():
     """Who is logged in to the console, checked again on every console request."""
-    if request.blueprint != "console" or SESSION_STAFF not in session:
+    if request.blueprint != "console" or request.endpoint == "console.static" or SESSION_STAFF not in session:
         return
     staff = db.session.get(Staff, session[SESSION_STAFF], options=[joinedload(Staff.unit)])
     login_at = session.get(SESSION_LOGIN_AT, 0)
@@ -169,18 +175,30 @@ def start_session(staff: Staff) -> None:
 
 
 def _ended(session_id: str | None) -> bool:
-    """Logged out (or from before sessions had ids): the signed cookie alone no longer lets anyone in."""
-    return session_id is None or bool(redis_store.client.exists(ENDED_KEY.format(session_id)))
+    """Logged out (or from before sessions had ids): the signed cookie alone no longer lets anyone in.
+
+    With Redis unreachable the session goes on (logged): staff keep working through an outage, as the rate
+    limits and the lock-out do; what is lost meanwhile is only that a cookie copied before a logout would work."""
+    if session_id is None:
+        return True
+    try:
+        return bool(redis_store.client.exists(ENDED_KEY.format(session_id)))
+    except RedisError as exc:
+        log.warning("console session check skipped, redis unavailable: %s", exc)
+        return False
 
 
 @bp.post("/logout")
 def logout():
     # The cookie is signed, not stored: a copy taken before logout would stay valid until its TTL unless the
     # server remembers that this session ended (for as long as the cookie could otherwise live).
-    if session_id := session.get(SESSION_ID):
-        ttl = current_app.config["CONSOLE_SESSION_TTL"]
-        redis_store.client.set(ENDED_KEY.format(session_id), 1, ex=ttl)
+    session_id = session.get(SESSION_ID)
     session.clear()
+    if session_id:
+        try:
+            redis_store.client.set(ENDED_KEY.format(session_id), 1, ex=current_app.config["CONSOLE_SESSION_TTL"])
+        except RedisError as exc:  # this browser is logged out all the same
+            log.warning("console logout not remembered, redis unavailable: %s", exc)
     new_csrf_token()
     flash("已退出登录", "info")
     return redirect(url_for("console.login"))
@@ -191,6 +209,12 @@ def console_context():
     if request.blueprint != "console":
         return {}
     staff = current_staff()
+    if staff is not None and inspect(staff).expired:
+        # an error page after a rollback: the staff row would be read again, from a database that may be down
+        try:
+            db.session.refresh(staff)
+        except SQLAlchemyError:
+            staff = None
     return {
         "current_staff": staff,
         "nav_entries": nav.entries_for(staff.role) if staff else [],

@@ -4,14 +4,13 @@ from sqlalchemy.orm import selectinload
 
 from backend.errors import Conflict, Forbidden
 from backend.extensions import db
-from backend.models import HANDLED_BY_UNIT, Case, EventType, ExtensionRequest, ExtensionStatus
+from backend.models import HANDLED_BY_UNIT, Case, CaseEvent, EventType, ExtensionRequest, ExtensionStatus
 from backend.models.types import local_time, utcnow
 from backend.services.actors import Actor
 from backend.services.casework import deadlines, workflow
 from backend.services.lookup import get_or_404
 from backend.services.notifications import notify
 from backend.services.paging import paginate
-from backend.services.stats import ledger
 
 
 def request(case: Case, actor: Actor, reason: str, extra_working_hours: int) -> ExtensionRequest:
@@ -49,15 +48,24 @@ def get(extension_id: int) -> ExtensionRequest:
 
 
 def _of_current_assignment(extension: ExtensionRequest, case: Case) -> bool:
-    """Made during the case's current 派遣: a request belongs to the assignment (and the deadline) it was made
-    in, even if the case comes back to the same unit later."""
-    assignment = ledger.open_assignment(case)
-    return assignment is None or extension.created_at >= assignment.assigned_at
+    """Made against the 处置时限 in force: every dispatch (even back to the same unit) and every 返工 starts a
+    new one, so a request from before them lapses. (Read from the timeline: the deadlines themselves can be
+    equal, e.g. two dispatches in one night both run from the next morning.)"""
+    restarted = db.session.scalar(
+        db.select(CaseEvent.id)
+        .where(
+            CaseEvent.case_id == case.id,
+            CaseEvent.type.in_([EventType.DISPATCHED, EventType.REWORKED]),
+            CaseEvent.at > extension.created_at,
+        )
+        .limit(1)
+    )
+    return restarted is None
 
 
 def _lapse(extension: ExtensionRequest, case: Case) -> None:
     """Close a request of an earlier assignment: nobody can approve it any more."""
-    note = "案件已重新派遣，原延期申请失效"
+    note = "处置时限已重新计算（重新派遣或返工），原延期申请失效"
     extension.status, extension.decided_at, extension.decision_note = ExtensionStatus.DENIED, utcnow(), note
     workflow.record_extension(case, EventType.EXTENSION_DENIED, Actor.system(), note, {"extension_id": extension.id})
 
@@ -76,7 +84,7 @@ def _decidable(extension: ExtensionRequest, approving: bool) -> Case:
     if approving and (case.status not in HANDLED_BY_UNIT or case.unit_id != extension.unit_id):
         raise Conflict("案件已不在申请单位办理中，只能不予批准", code="invalid_transition")
     if approving and not _of_current_assignment(extension, case):
-        raise Conflict("案件已重新派遣，该申请已失效，只能不予批准", code="invalid_transition")
+        raise Conflict("处置时限已重新计算（重新派遣或返工），该申请已失效，只能不予批准", code="invalid_transition")
     return case
 
 

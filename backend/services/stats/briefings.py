@@ -80,7 +80,8 @@ def overdue_cases(period: Period, as_of: datetime) -> list[dict]:
     names = dict(db.session.execute(db.select(Unit.id, Unit.name)).all())
     ruler = _Ruler(as_of)
     rows = []
-    if figures.is_live(as_of):
+    live = figures.is_live(as_of)  # decided once: the clock moves while the briefing is made
+    if live:
         still_open = db.select(CaseAssignment, Case).where(
             CaseAssignment.end.is_(None), Case.status.in_(HANDLED_BY_UNIT), Case.deadline_at <= as_of
         )
@@ -92,7 +93,7 @@ def overdue_cases(period: Period, as_of: datetime) -> list[dict]:
         .order_by(CaseAssignment.unit_id, CaseAssignment.deadline_at, Case.id)
     )
     for row, case in db.session.execute(still_open).all():
-        deadline_at = case.deadline_at if figures.is_live(as_of) else row.deadline_at
+        deadline_at = case.deadline_at if live else row.deadline_at
         rows.append(
             {
                 "unit_id": row.unit_id,
@@ -105,7 +106,7 @@ def overdue_cases(period: Period, as_of: datetime) -> list[dict]:
                 "deadline_at": deadline_at,
                 "replied_at": None,
                 "overdue_hours": ruler.hours_until_end(deadline_at),
-                "escalation_level": case.escalation_level if figures.is_live(as_of) else row.escalation_level,
+                "escalation_level": case.escalation_level if live else row.escalation_level,
                 "state": "超期在办",
             }
         )

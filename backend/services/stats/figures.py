@@ -122,11 +122,12 @@ def _descendants(unit_id: int) -> set[int]:
     return found
 
 
-def _cohort(period: Period):
+def _cohort(period: Period, *also_counted):
+    """The period's assignments, withdrawn ones left out (unless `also_counted` takes them in)."""
     return and_(
         A.assigned_at >= period.start_at,
         A.assigned_at < period.end_at,
-        or_(A.end.is_(None), A.end == AssignmentEnd.RETURNED),
+        or_(A.end.is_(None), A.end == AssignmentEnd.RETURNED, *also_counted),
     )
 
 
@@ -139,13 +140,15 @@ def _sum(column, *conditions):
     return func.coalesce(expression.filter(*conditions) if conditions else expression, 0)
 
 
-def _aggregates(as_of: datetime) -> list:
+def _aggregates(as_of: datetime, live: bool | None = None) -> list:
+    live = is_live(as_of) if live is None else live
+
     def by_then(column):
         # for figures of now, whatever happened counts (as_of is cut to the second; a sign-off a moment ago is in)
-        return column.is_not(None) if is_live(as_of) else column <= as_of
+        return column.is_not(None) if live else column <= as_of
 
     returned = and_(A.end == AssignmentEnd.RETURNED, by_then(A.ended_at))  # a 退单 after as_of: still held then
-    held = A.end.is_(None) if is_live(as_of) else or_(A.end.is_(None), A.ended_at > as_of)
+    held = A.end.is_(None) if live else or_(A.end.is_(None), A.ended_at > as_of)
     signed = and_(held, by_then(A.accepted_at))
     # the latest 反馈 by as_of (a case reworked and replied again after it counts as not handled then)
     replied = and_(A.replies > 0, by_then(A.replied_at))
@@ -191,13 +194,15 @@ def grouped(period: Period, by: str, scope: Filters, as_of: datetime) -> dict[in
     """Figures per group key (unit, category or region id), for groups with anything to show."""
     key = GROUPS[by]
     rows: dict[int | None, dict] = {}
-    query = scope.apply(db.select(key.label("key"), *_aggregates(as_of)).where(_cohort(period)).group_by(key))
-    if not is_live(as_of):
-        query = query.where(A.assigned_at <= as_of)  # 派遣 after as_of had not happened yet
+    # at an earlier as_of, a 派遣 after it had not happened yet and one withdrawn after it was still held then
+    past = and_(_cohort(period, A.ended_at > as_of), A.assigned_at <= as_of)
+    live = is_live(as_of)  # decided once for all the statements of these figures
+    cohort = _cohort(period) if live else past
+    query = scope.apply(db.select(key.label("key"), *_aggregates(as_of, live)).where(cohort).group_by(key))
     for result in db.session.execute(query).mappings():
         row = rows.setdefault(result["key"], _empty())
         row.update({name: value for name, value in result.items() if name != "key"})
-    open_query = _open_cases(by, scope, as_of)
+    open_query = _open_cases(by, scope, as_of, live)
     for result in db.session.execute(open_query).mappings():
         row = rows.setdefault(result["key"], _empty())
         row["open"], row["overdue"] = result["open"], result["overdue"]
@@ -235,12 +240,12 @@ def is_live(as_of: datetime) -> bool:
     return as_of >= utcnow() - LIVE_SLACK
 
 
-def _open_cases(by: str, scope: Filters, as_of: datetime):
+def _open_cases(by: str, scope: Filters, as_of: datetime, live: bool):
     """Cases open at a unit at as_of, grouped like the figures. For now: straight from the cases table (a few
     percent of it, by the status index) unless a region is asked for (the finest region is only in the ledger).
     For an earlier as_of: from the ledger and the timeline (`open_at`); "overdue" then compares the deadline in
     force now (an extension granted after as_of is not undone)."""
-    if not is_live(as_of):
+    if not live:
         key = GROUPS[by]
         return scope.apply(
             db.select(key.label("key"), func.count().label("open"), _count(A.deadline_at <= as_of).label("overdue"))

@@ -191,8 +191,13 @@ def main() -> None:
     args = parser.parse_args()
 
     app = bench_app(args.database_url, REDIS_URL="unix:///nowhere")
-    # as the API asks: figures of now (an as_of more than a minute old replays the timeline, as a briefing does)
     now = datetime.now(UTC).replace(microsecond=0)
+
+    def current() -> datetime:
+        # as the API asks, at each call: figures of now (an as_of over a minute old replays the timeline, as a
+        # briefing does, which is timed separately below)
+        return datetime.now(UTC).replace(microsecond=0)
+
     with app.test_request_context():
         if args.generate:
             generate(args.generate, args.extra_units, args.seed, now)
@@ -206,28 +211,28 @@ def main() -> None:
         units = db.session.scalar(db.select(db.func.count()).select_from(Unit))
         month = month_of((now.astimezone(UTC) - timedelta(days=now.day + 1)).date())
         scope = figures.Filters()
-        in_month = figures.grouped(month, "unit", scope, now)
+        in_month = figures.grouped(month, "unit", scope, current())
         print(f"{db.engine.dialect.name}: {cases} cases, {rows} ledger rows, {units} units; month {month.label}:")
         print(f"  {sum(r['received'] for r in in_month.values())} received by {len(in_month)} units")
         some_unit = next(iter(k for k in in_month if k is not None), None)
         timed(
             "figures, every unit, one month (/admin/stats/units)",
             args.runs,
-            lambda: figures.table(month, "unit", scope, now),
+            lambda: figures.table(month, "unit", scope, current()),
         )
-        timed("figures by category, one month", args.runs, lambda: figures.table(month, "category", scope, now))
-        timed("ranking, one month (/admin/stats/ranking)", args.runs, lambda: ranking.ranking(month, scope, now))
+        timed("figures by category, one month", args.runs, lambda: figures.table(month, "category", scope, current()))
+        timed("ranking, one month (/admin/stats/ranking)", args.runs, lambda: ranking.ranking(month, scope, current()))
         timed(
             "one unit's figures and rank (/unit/stats)",
             args.runs,
-            lambda: ranking.unit_view(some_unit, month, scope, now),
+            lambda: ranking.unit_view(some_unit, month, scope, current()),
         )
         timed("daily trend, one month (/admin/stats/trend)", args.runs, lambda: figures.trend(month, scope))
         timed("hotspots, one month (/admin/stats/hotspots)", args.runs, lambda: figures.hotspots(month, scope))
         timed(
             "briefing contents, one month, as of now",
             max(1, args.runs // 5),
-            lambda: briefings.contents(BriefingKind.MONTHLY, month, now),
+            lambda: briefings.contents(BriefingKind.MONTHLY, month, current()),
         )
         timed(
             "figures, every unit, as of the month's end",
@@ -241,7 +246,7 @@ def main() -> None:
         )
         if db.engine.dialect.name == "postgresql":
             query = (
-                db.select(CaseAssignment.unit_id, *figures._aggregates(now))
+                db.select(CaseAssignment.unit_id, *figures._aggregates(current()))
                 .where(figures._cohort(month))
                 .group_by(CaseAssignment.unit_id)
             )

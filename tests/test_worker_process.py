@@ -281,7 +281,7 @@ def test_an_idle_workers_connection_waits_on_its_queues_without_timing_out(redis
     dequeue of an idle worker failed every 5 s, RQ took it for a lost connection and backed off (1, 2, 4 … 30 s):
     a report made during a backoff waited up to half a minute to be routed."""
     redis_server.start()
-    connection = connect(f"redis://127.0.0.1:{redis_server.port}")
+    connection = connect(f"redis://127.0.0.1:{redis_server.port}", dequeues=True)
     connection.ping()  # as serve() does first: this connection stays in the pool for the worker
     began = time.monotonic()
     with pytest.raises(DequeueTimeout):  # nothing came in 6 s: RQ's own answer, not redis-py's TimeoutError

@@ -37,15 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     if not app.config["REDIS_URL"]:
         print("REDIS_URL is not set (scripts/run_dev.py starts an embedded Redis for you)", file=sys.stderr)
         return 2
-    connection = connect(app.config["REDIS_URL"])
+    redis_url = app.config["REDIS_URL"]
     if args.resident_child:
         lifeline = LifelineWriter(args.lifeline_fd)
+        connection = connect(redis_url, dequeues=True)
         return serve(connection, lambda: ResidentWorker(ALL_QUEUES, connection=connection, app=app, lifeline=lifeline))
     if args.fork:
         # Jobs run in forked work horses that inherit this app context.
         with app.app_context():
-            return run_forking(connection, periodic_table(app.config))
-    return run_supervised(connection, app.config, periodic_table(app.config))
+            return run_forking(redis_url, periodic_table(app.config))
+    return run_supervised(connect(redis_url), app.config, periodic_table(app.config))
 
 
 if __name__ == "__main__":

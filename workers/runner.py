@@ -30,14 +30,17 @@ MAX_BACKOFF_SECONDS = 30.0
 # under the connection's socket timeout. redis-py's default of 5 s made that read fail every 5 s, which RQ takes
 # for Redis lost and answers with a backoff of up to 30 s: jobs waited. RQ raises the timeout only for connections
 # it opens after the worker starts, not for the one the ping before it left in the pool, so it is set here.
-SOCKET_TIMEOUT_SECONDS = DEFAULT_WORKER_TTL
+# (RQ's own figure is its worker TTL − 5 s; our workers keep RQ's default TTL.) Every other use of Redis here
+# gives up sooner, so a hung Redis does not hold the schedulers or the supervisor's checks for minutes.
+DEQUEUE_READ_TIMEOUT_SECONDS = DEFAULT_WORKER_TTL
+READ_TIMEOUT_SECONDS = 10
 
 
-def connect(redis_url: str) -> Redis:
-    """The Redis connection pool of a `python -m workers` process (its worker and its scheduler threads)."""
-    return Redis.from_url(
-        redis_url, socket_connect_timeout=5, socket_timeout=SOCKET_TIMEOUT_SECONDS, health_check_interval=30
-    )
+def connect(redis_url: str, *, dequeues: bool = False) -> Redis:
+    """A Redis connection pool for `python -m workers`: `dequeues` for an RQ worker's own (it blocks on its
+    queues), else for the schedulers and the supervisor."""
+    timeout = DEQUEUE_READ_TIMEOUT_SECONDS if dequeues else READ_TIMEOUT_SECONDS
+    return Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=timeout, health_check_interval=30)
 
 
 class RetryScheduler(threading.Thread):
@@ -133,7 +136,8 @@ def serve(connection: Redis, make_worker: Callable[[], PulseMixin]) -> int:
     return 0
 
 
-def run_forking(connection: Redis, periodic_jobs: list) -> int:
+def run_forking(redis_url: str, periodic_jobs: list) -> int:
     """`python -m workers --fork`: RQ's forking worker (a work horse per job) beside the schedulers."""
-    with schedulers(connection, periodic_jobs):
-        return serve(connection, lambda: AppWorker(ALL_QUEUES, connection=connection))
+    worker_connection = connect(redis_url, dequeues=True)
+    with schedulers(connect(redis_url), periodic_jobs):
+        return serve(worker_connection, lambda: AppWorker(ALL_QUEUES, connection=worker_connection))

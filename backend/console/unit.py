@@ -92,10 +92,13 @@ def unit_reply(case_id: int):
             stored.append(photos.accept_upload(upload, me))
         workflow.reply(case, me, text("content"), [photo.id for photo in stored])
     except BaseException:
-        # a refused reply (wrong status, a bad second photo …) rolls back its photo rows: their files go too
-        db.session.rollback()
-        for photo in stored:
-            photos.discard(photo)
+        # a refused reply (wrong status, a bad second photo …) rolls back its photo rows: their files go too,
+        # even if the rollback itself fails (a database that went away)
+        try:
+            db.session.rollback()
+        finally:
+            for photo in stored:
+                photos.discard(photo)
         raise
     return "已提交处置反馈，等待调度中心核查"
 

@@ -43,7 +43,11 @@ def accept_upload(upload: FileStorage | None, uploader: Actor) -> Photo:
     """
     photo = store_original(upload, uploader, within_quota=True)
     db.session.add(photo)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except BaseException:
+        discard(photo)  # its row never was: neither the quota nor the purge would ever see the file
+        raise
     enqueue_after_commit(db.session, process_photo_job(photo.id))
     return photo
 

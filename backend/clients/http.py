@@ -17,13 +17,15 @@ class DeadlineSession(requests.Session):
     byte every few seconds kept a call, and the worker running it, busy until the job's own timeout (two
     minutes), while routing and every other job waited. Here the body is read as it arrives against one
     deadline, `timeout` seconds after the call began (a last wait on the socket can add one `timeout` more).
+    The status line and headers are read by requests as before, each line within `timeout`.
     """
 
     def request(self, method, url, *args, **kwargs):
         timeout = kwargs.get("timeout")
-        if timeout is None or kwargs.get("stream"):
+        parts = timeout if isinstance(timeout, tuple) else (timeout,)
+        if None in parts or kwargs.get("stream"):  # no deadline asked for, or the caller reads the body itself
             return super().request(method, url, *args, **kwargs)
-        deadline = time.monotonic() + (sum(timeout) if isinstance(timeout, tuple) else timeout)
+        deadline = time.monotonic() + sum(parts)
         response = super().request(method, url, *args, **{**kwargs, "stream": True})
         chunks, size = [], 0
         try:

@@ -146,6 +146,24 @@ def test_replied_case_nobody_rated_closes_after_the_configured_days(app, api, ro
     assert report["status"] == "closed" and "自动办结" in report["timeline"][-1]["note"]
 
 
+def test_a_case_reworked_after_an_unsatisfied_rating_still_closes_by_itself(app, api, routed_case):
+    """A defect hunt's finding: after an unsatisfied rating, a rework and a new reply, the citizen cannot rate
+    again and auto-close skipped every rated case, so the case stayed replied until a dispatcher acted."""
+    citizen, case_id = routed_case
+    unit, dispatcher = api.login_staff(UNIT), api.login_staff("dispatcher")
+    api.post(f"/api/v1/unit/cases/{case_id}/accept", unit)
+    api.post(f"/api/v1/unit/cases/{case_id}/reply", unit, json={"content": "已覆盖裸土"})
+    api.post(f"/api/v1/reports/{case_id}/rating", citizen, json={"rating": "unsatisfied", "comment": "仍有扬尘"})
+    rated_at = _case(app, case_id).replied_at
+    assert _supervise(app, rated_at + timedelta(days=8))["auto_closed"] == 0  # waiting for the dispatcher
+    assert api.post(f"/api/v1/admin/cases/{case_id}/rework", dispatcher, json={"reason": "仍有扬尘"}).status_code == 200
+    api.post(f"/api/v1/unit/cases/{case_id}/reply", unit, json={"content": "已洒水并覆盖"})
+    replied_at = _case(app, case_id).replied_at
+    assert _supervise(app, replied_at + timedelta(days=6))["auto_closed"] == 0
+    assert _supervise(app, replied_at + timedelta(days=7, minutes=1))["auto_closed"] == 1
+    assert api.get(f"/api/v1/reports/{case_id}", citizen).json["status"] == "closed"
+
+
 def test_extension_request_approved_moves_the_deadline(app, api, routed_case):
     _, case_id = routed_case
     unit, dispatcher = api.login_staff(UNIT), api.login_staff("dispatcher")

@@ -110,8 +110,14 @@ def _recall_orphan(case: Case) -> bool:
     return True
 
 
+def _rated_since_reply(case: Case) -> bool:
+    """The citizen rated the latest reply (a rating from before a rework and a new reply does not count: the
+    citizen cannot rate again, so the case would otherwise wait for a dispatcher forever)."""
+    return case.rating is not None and case.rated_at >= case.replied_at
+
+
 def _auto_close(case: Case, cutoff: datetime, days: int) -> bool:
-    if case.status != CaseStatus.REPLIED or case.rating is not None or case.replied_at > cutoff:
+    if case.status != CaseStatus.REPLIED or _rated_since_reply(case) or case.replied_at > cutoff:
         return False
     workflow.auto_close(case, days)
     return True
@@ -142,7 +148,7 @@ def due(now: datetime) -> dict:
         ),
         "auto_closed": db.select(Case.id).where(
             Case.status == CaseStatus.REPLIED,
-            Case.rating.is_(None),
+            db.or_(Case.rating.is_(None), Case.rated_at < Case.replied_at),  # not rated since the latest reply
             Case.replied_at <= now - timedelta(days=config["AUTO_CLOSE_DAYS"]),
         ),
     }

@@ -105,3 +105,19 @@ def test_health_shows_queues_and_backlog(api, app, redis):
     app.extensions["redis"] = Redis.from_url("redis://127.0.0.1:1", socket_connect_timeout=0.2)
     down = api.get("/api/v1/admin/health", dispatcher)
     assert down.status_code == 503 and down.json["redis"] == "unavailable"
+
+
+def test_health_counts_only_workers_that_still_beat(api, redis):
+    """Found by a defect hunt: after a kill -9, RQ's registration of the worker lives on for minutes and health
+    kept saying one worker drained the queues. Only workers whose pulse key is alive count."""
+    from rq import Worker
+
+    from workers.queues import pulse_key
+
+    dispatcher = api.login_staff("dispatcher")
+    for name in ("alive", "killed"):
+        Worker([ROUTING], connection=redis, name=name).register_birth()
+    redis.set(pulse_key("alive"), 1, ex=15)
+    assert api.get("/api/v1/admin/health", dispatcher).json["workers"] == 1
+    redis.delete(pulse_key("alive"))
+    assert api.get("/api/v1/admin/health", dispatcher).json["workers"] == 0

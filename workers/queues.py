@@ -114,6 +114,18 @@ def pulse_key(worker_name: str) -> str:
     return PULSE_KEY.format(worker_name)
 
 
+def live_worker_count(connection: Redis) -> int:
+    """RQ workers registered and still beating: one killed (kill -9, OOM) drops out within PULSE_TTL_SECONDS,
+    where RQ's own registration of it lasts minutes."""
+    names = [_text(key).split(":", 2)[2] for key in Worker.all_keys(connection=connection)]
+    if not names:
+        return 0
+    with connection.pipeline() as pipe:
+        for name in names:
+            pipe.exists(pulse_key(name))
+        return sum(1 for beating in pipe.execute() if beating)
+
+
 def live_job_ids(connection: Redis, queues: tuple[str, ...] = ALL_QUEUES) -> set[str]:
     """Ids of the jobs that will really run: in a queue's list, scheduled for a retry, or started by a
     worker that is still registered and still beating (its pulse key): a worker killed mid-job stops beating,

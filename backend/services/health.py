@@ -1,14 +1,14 @@
 """What an operator checks first: is the database up, is Redis up, are workers draining the queues."""
 
 from redis.exceptions import RedisError
-from rq import Queue, Worker
+from rq import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend.extensions import db, redis_store
 from backend.models import Case, CaseStatus, Photo, PhotoStatus, RoutingStatus
 from backend.services import recovery
-from workers.queues import ALL_QUEUES
+from workers.queues import ALL_QUEUES, live_worker_count
 
 
 def report() -> dict:
@@ -42,7 +42,7 @@ def report() -> dict:
                 "scheduled": ScheduledJobRegistry(name, connection=connection).count,
                 "failed": FailedJobRegistry(name, connection=connection).count,
             }
-        result["workers"] = Worker.count(connection=connection)
+        result["workers"] = live_worker_count(connection)
     except RedisError:
         result["redis"] = "unavailable"
     return result

@@ -263,3 +263,44 @@ def test_category_tree_validation_and_citizen_view(api, dispatcher):
     )
     assert hidden.status_code == 200
     assert "black_water" not in {c["code"] for c in api.get("/api/v1/categories").json["items"]}
+
+
+def test_a_unit_whose_region_carries_another_units_rule_cannot_be_deactivated(api, dispatcher):
+    """Found by a defect hunt: deactivating a unit takes its regions out of routing, and silently every rule on
+    them, also one sending a category to another, still active unit."""
+    units = {u["code"]: u["id"] for u in api.get("/api/v1/admin/units", dispatcher).json["items"]}
+    regions = {r["code"]: r["id"] for r in _regions(api, dispatcher)}
+    categories = {c["code"]: c["id"] for c in api.get("/api/v1/admin/categories", dispatcher).json["items"]}
+    body = {
+        "category_id": categories["sanitation"],
+        "region_id": regions["renhe-community"],
+        "target": "unit",
+        "unit_id": units["renhe-housing"],
+    }
+    rule = api.post("/api/v1/admin/rules", dispatcher, json=body)
+    assert rule.status_code == 201, rule.json
+    response = api.client.patch(
+        f"/api/v1/admin/units/{units['renhe-community']}", json={"active": False}, headers=api.auth(dispatcher)
+    )
+    assert response.status_code == 409 and response.json["error"]["code"] == "unit_in_use"
+    assert f"#{rule.json['id']}" in response.json["error"]["message"]
+    assert _explain(api, dispatcher, "sanitation", RENHE_COMMUNITY)["candidates"][0]["rule_id"] == rule.json["id"]
+
+
+def test_a_category_cannot_be_turned_on_with_a_deactivated_lead_unit(api, dispatcher):
+    """Found by a defect hunt: a unit leading only an inactive category could be deactivated, and the category
+    then turned on again with it as its lead."""
+    unit = {"code": "park-office", "name": "公园管理处", "kind": "department"}
+    created = api.post("/api/v1/admin/units", dispatcher, json=unit)
+    assert created.status_code == 201, created.json
+    category = api.post(
+        "/api/v1/admin/categories",
+        dispatcher,
+        json={"code": "park", "name": "公园设施", "lead_unit_id": created.json["id"], "active": False},
+    )
+    assert category.status_code == 201, category.json
+    patch = api.client.patch
+    off = patch(f"/api/v1/admin/units/{created.json['id']}", json={"active": False}, headers=api.auth(dispatcher))
+    assert off.status_code == 200, off.json
+    on = patch(f"/api/v1/admin/categories/{category.json['id']}", json={"active": True}, headers=api.auth(dispatcher))
+    assert on.status_code == 422 and "lead_unit_id" in on.json["error"]["fields"], on.json

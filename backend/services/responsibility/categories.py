@@ -59,6 +59,9 @@ def assign(obj, data: dict, fields: tuple[str, ...]) -> None:
 def _check(category: Category | None, data: dict) -> None:
     if "lead_unit_id" in data and data["lead_unit_id"] is not None:
         active_units([data["lead_unit_id"]], "lead_unit_id")
+    elif data.get("active") and category is not None and category.lead_unit_id is not None:
+        # turned on again: its lead unit may have been deactivated while it was off
+        active_units([category.lead_unit_id], "lead_unit_id")
     parent_id = data.get("parent_id")
     if parent_id is not None:
         parent = db.session.get(Category, parent_id)

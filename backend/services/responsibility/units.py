@@ -5,7 +5,7 @@ from flask import current_app
 from backend.clients.webhooks import TargetRefused, check_target, parse_networks, redact
 from backend.errors import Conflict, ValidationFailed
 from backend.extensions import db
-from backend.models import HANDLED_BY_UNIT, Case, CaseStatus, Category, RoutingRule, Unit, UnitKind
+from backend.models import HANDLED_BY_UNIT, Case, CaseStatus, Category, Region, RoutingRule, Unit, UnitKind
 from backend.models.case import case_co_units
 from backend.services.actors import Actor
 from backend.services.casework import workflow
@@ -91,7 +91,14 @@ def _still_referenced(unit: Unit) -> list[str]:
     categories = db.session.scalars(
         db.select(Category.code).where(Category.active.is_(True), Category.lead_unit_id == unit.id)
     ).all()
+    # a region leaves the routing index with its unit, and every rule on it with the region
+    region_rules = db.session.scalars(
+        db.select(RoutingRule.id)
+        .join(Region, Region.id == RoutingRule.region_id)
+        .where(RoutingRule.active.is_(True), Region.unit_id == unit.id, RoutingRule.unit_id != unit.id)
+    ).all()
     found = [f"派遣规则 #{rule_id}" for rule_id in rules]
+    found += [f"派遣规则 #{rule_id}（本单位辖区的规则）" for rule_id in region_rules]
     return found + [f"类别 {code} 的牵头单位" for code in categories]
 
 

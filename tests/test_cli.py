@@ -74,5 +74,11 @@ def test_create_staff_refuses_bad_input(app):
     assert short.exit_code != 0
     duplicate = runner.invoke(args=["create-staff", "dispatcher", "--password", "long-enough", "--role", "dispatcher"])
     assert duplicate.exit_code != 0 and "exists" in duplicate.output
+    # accounts the login could never accept (found by a defect hunt: created, or a traceback for a long name)
+    unusable = (("", "long-enough"), ("  e ", "long-enough"), ("f" * 65, "long-enough"), ("g", "x" * 257))
+    for username, password in unusable:
+        refused = runner.invoke(args=["create-staff", username, "--password", password, "--role", "dispatcher"])
+        assert refused.exit_code == 1 and "Traceback" not in refused.output, refused.output
     with app.app_context():
-        assert db.session.scalar(db.select(Staff).where(Staff.username.in_(["a", "b", "c", "d"]))) is None
+        names = ["a", "b", "c", "d", "", "  e ", "e", "f" * 65, "g"]
+        assert db.session.scalar(db.select(Staff).where(Staff.username.in_(names))) is None

@@ -83,6 +83,8 @@ def login_staff(username: str, password: str) -> dict:
 
 
 MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256  # as StaffLoginIn reads them
+MAX_USERNAME_LENGTH = 64
 
 
 def _new_credentials(staff: Staff, password: str | None, actor: Actor, action: str, changes: dict) -> Staff:
@@ -101,8 +103,8 @@ def _new_credentials(staff: Staff, password: str | None, actor: Actor, action: s
 def _checked_password(password: str, field: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(fields={field: [f"密码至少 {MIN_PASSWORD_LENGTH} 个字符"]})
-    if len(password) > 256:
-        raise ValidationFailed(fields={field: ["密码最多 256 个字符"]})
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationFailed(fields={field: [f"密码最多 {MAX_PASSWORD_LENGTH} 个字符"]})
     return password
 
 
@@ -168,8 +170,11 @@ def create_staff(username: str, password: str, role: str, unit_code: str | None 
         staff_role = StaffRole(role)
     except ValueError as exc:
         raise ValidationFailed(f"unknown role {role!r}; one of {', '.join(r.value for r in StaffRole)}") from exc
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    # what the login accepts (StaffLoginIn), or the account could never sign in
+    if not 1 <= len(username) <= MAX_USERNAME_LENGTH or username != username.strip():
+        raise ValidationFailed(f"username must have 1 to {MAX_USERNAME_LENGTH} characters, no spaces around it")
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise ValidationFailed(f"password must have {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
     unit = None
     if staff_role == StaffRole.UNIT_STAFF:
         if not unit_code:

@@ -304,3 +304,33 @@ def test_a_category_cannot_be_turned_on_with_a_deactivated_lead_unit(api, dispat
     assert off.status_code == 200, off.json
     on = patch(f"/api/v1/admin/categories/{category.json['id']}", json={"active": True}, headers=api.auth(dispatcher))
     assert on.status_code == 422 and "lead_unit_id" in on.json["error"]["fields"], on.json
+
+
+def test_a_sub_category_inherits_co_units_apart_from_the_lead_unit(api, dispatcher):
+    """Found by a defect hunt: the co-units came from whichever category had the lead unit, so a sub-category's
+    own co-units were ignored, and one with its own lead unit lost its parent's."""
+    units = {u["code"]: u["id"] for u in api.get("/api/v1/admin/units", dispatcher).json["items"]}
+    categories = {c["code"]: c["id"] for c in api.get("/api/v1/admin/categories", dispatcher).json["items"]}
+    parent = _explain(api, dispatcher, "street_vendor", RENHE_COMMUNITY)["candidates"][0]
+    own_co = {
+        "code": "night_market",
+        "name": "夜市占道",
+        "parent_id": categories["street_vendor"],
+        "co_unit_ids": [units["renhe-police"]],
+        "co_territorial": False,
+    }
+    assert api.post("/api/v1/admin/categories", dispatcher, json=own_co).status_code == 201
+    first = _explain(api, dispatcher, "night_market", RENHE_COMMUNITY)["candidates"][0]
+    assert first["unit"]["id"] == parent["unit"]["id"]  # the parent's lead unit
+    assert [u["code"] for u in first["co_units"]] == ["renhe-police"]  # its own co-units, without 属地
+    own_lead = {
+        "code": "stall_food",
+        "name": "流动食品摊",
+        "parent_id": categories["street_vendor"],
+        "lead_unit_id": units["renhe-market"],
+    }
+    assert api.post("/api/v1/admin/categories", dispatcher, json=own_lead).status_code == 201
+    first = _explain(api, dispatcher, "stall_food", RENHE_COMMUNITY)["candidates"][0]
+    assert first["unit"]["code"] == "renhe-market"
+    inherited = [u["code"] for u in parent["co_units"] if u["code"] != "renhe-market"]
+    assert [u["code"] for u in first["co_units"]] == inherited  # the parent's co-units (the lead left out)

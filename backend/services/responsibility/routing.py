@@ -96,11 +96,15 @@ def candidates(point: Point, category: Category) -> tuple[list[Candidate], str]:
         for cat in lineage:
             if rule := by_key.get((cat.id, region.id)):
                 from_rule(rule, region, f"{cat.name} × {region.name}")
+    # a sub-category inherits what it leaves unset, each part from its nearest ancestor that sets it: the lead
+    # unit, and the co-units (with their 属地 flag) — not the co-units of whichever category has the lead unit
+    co_source = next((cat for cat in lineage if cat.co_units), None)
     for cat in lineage:
         if rule := by_key.get((cat.id, None)):
             from_rule(rule, None, f"{cat.name} × 全辖区")
         if cat.lead_unit is not None:
-            co = _co_units(cat.co_units, cat.co_territorial, territorial, cat.lead_unit)
+            source = co_source or cat
+            co = _co_units(source.co_units, source.co_territorial, territorial, cat.lead_unit)
             reason = f"类别默认：{cat.name}的牵头单位{cat.lead_unit.name}"
             found.append(Candidate(cat.lead_unit, reason, None, finest.id, co))
             break

@@ -51,7 +51,9 @@ def register_commands(app: Flask) -> None:
         for username, role, unit in staff:
             click.echo(f"  staff {username:<20} role {role:<11} {unit}")
         if staff:
-            click.echo(f"  password for all demo staff: {demo_district.DEMO_PASSWORD}")
+            click.echo(f"  password of these new demo accounts: {demo_district.DEMO_PASSWORD}")
+        elif with_staff:
+            click.echo("  demo staff accounts exist already (their passwords are as they were left)")
 
     @app.cli.command("create-staff")
     @click.argument("username")

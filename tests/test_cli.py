@@ -29,6 +29,22 @@ def test_seed_demo_twice_changes_nothing(app):
     assert _counts(app) == before
 
 
+def test_seed_demo_again_keeps_what_an_operator_changed(app, api):
+    """Found by a defect hunt: loading the demo again reactivated a deactivated unit (its staff could sign in
+    again), put back re-imported regions and category units, and said every demo account had the demo password."""
+    dispatcher = api.login_staff("dispatcher")
+    units = {u["code"]: u["id"] for u in api.get("/api/v1/admin/units", dispatcher).json["items"]}
+    off = api.client.patch(
+        f"/api/v1/admin/units/{units['qianjin-town']}", json={"active": False}, headers=api.auth(dispatcher)
+    )
+    assert off.status_code == 200, off.json
+    result = app.test_cli_runner().invoke(args=["seed-demo", "--with-staff"])
+    assert result.exit_code == 0, result.output
+    assert "password of these new demo accounts" not in result.output and "exist already" in result.output
+    with app.app_context():
+        assert db.session.get(Unit, units["qianjin-town"]).active is False
+
+
 def test_make_runs_demo_has_work_for_every_login(app, api):
     """`make run` seeds reward rules and one demo report in each state, once: every demo login has work."""
     runner = app.test_cli_runner()

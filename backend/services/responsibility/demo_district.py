@@ -1,7 +1,8 @@
 """The demo district 攀州市仁和区 from seed 002: units, categories, regions and routing rules; for `make run` also
 reward rules (有奖举报) and a few reports in every state, so that each demo login has work on a fresh start.
 
-Loading twice changes nothing: everything is matched by its code or name.
+Loading again only adds what is missing: everything is matched by its code or name, and what exists is left as
+an operator may have changed it (a unit deactivated, a region re-imported, a category's units edited).
 """
 
 import io
@@ -117,9 +118,8 @@ DEMO_PASSWORD = "renhe-demo-2026"
 def _upsert_unit(code: str, name: str, kind: UnitKind, parent: Unit | None) -> Unit:
     unit = db.session.scalar(db.select(Unit).where(Unit.code == code))
     if unit is None:
-        unit = Unit(code=code)
+        unit = Unit(code=code, name=name, kind=kind, parent=parent, active=True)
         db.session.add(unit)
-    unit.name, unit.kind, unit.parent, unit.active = name, kind, parent, True
     return unit
 
 
@@ -131,10 +131,9 @@ def _rectangle(west: float, south: float, east: float, north: float) -> dict:
 def _upsert_region(code: str, name: str, unit: Unit, geometry: dict) -> Region:
     region = db.session.scalar(db.select(Region).where(Region.code == code))
     if region is None:
-        region = Region(code=code)
+        region = Region(code=code, name=name, unit=unit, coord=CoordSystem.GCJ02, geometry=geometry)
+        region.min_lat, region.min_lng, region.max_lat, region.max_lng = geo.bounding_box(geometry)
         db.session.add(region)
-    region.name, region.unit, region.coord, region.geometry = name, unit, CoordSystem.GCJ02, geometry
-    region.min_lat, region.min_lng, region.max_lat, region.max_lng = geo.bounding_box(geometry)
     return region
 
 
@@ -161,12 +160,11 @@ def load() -> dict:
     for code, name, description, hours, lead, co, co_territorial, parent, order in CATEGORIES:
         category = db.session.scalar(db.select(Category).where(Category.code == code))
         if category is None:
-            category = Category(code=code)
+            category = Category(code=code, name=name, description=description, deadline_hours=hours)
+            category.lead_unit, category.co_units = units.get(lead), [units[c] for c in co]
+            category.co_territorial, category.parent = co_territorial, categories.get(parent)
+            category.sort_order, category.active = order, True
             db.session.add(category)
-        category.name, category.description, category.deadline_hours = name, description, hours
-        category.lead_unit, category.co_units = units.get(lead), [units[c] for c in co]
-        category.co_territorial, category.parent = co_territorial, categories.get(parent)
-        category.sort_order, category.active = order, True
         categories[code] = category
 
     # Lead departments handle their categories district-wide (the category default); everything else
@@ -179,7 +177,7 @@ def load() -> dict:
 
 def create_demo_staff() -> list[tuple[str, str, str]]:
     """Demo logins: an admin, a dispatcher, a read-only leader, a reward administrator and one unit_staff per unit
-    (username = unit code)."""
+    (username = unit code). Returns the accounts it created (existing ones are left as they are)."""
     wanted = [("admin", StaffRole.ADMIN, None), ("dispatcher", StaffRole.DISPATCHER, None)]
     wanted += [("leader", StaffRole.LEADER, None)]
     wanted += [("reward", StaffRole.REWARD_ADMIN, None)]  # 有奖举报: claims and payouts
@@ -188,7 +186,7 @@ def create_demo_staff() -> list[tuple[str, str, str]]:
     for username, role, unit_code in wanted:
         if db.session.scalar(db.select(Staff).where(Staff.username == username)) is None:
             accounts.create_staff(username, DEMO_PASSWORD, role.value, unit_code)
-        created.append((username, role.value, unit_code or ""))
+            created.append((username, role.value, unit_code or ""))
     return created
 
 

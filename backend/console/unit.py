@@ -7,7 +7,6 @@ from backend.api.common import actor, query_args
 from backend.console import bp, nav
 from backend.console.forms import form_action, integer, load_form, text
 from backend.console.session import console_login_required, current_staff
-from backend.extensions import db
 from backend.models import StaffRole
 from backend.models.types import utcnow
 from backend.schemas.case import CommentIn, ReasonIn, ReplyIn, StaffCaseOut, StaffCaseSummaryOut, UnitCaseArgs
@@ -86,20 +85,11 @@ def unit_reply(case_id: int):
     # content and the number of photos are checked before anything is stored
     load_form(ReplyIn(), {"content": text("content"), "photo_ids": list(range(len(uploads)))})
     me = actor()
-    stored = []
-    try:
+    # a refused reply (wrong status, a bad second photo …) rolls back its photo rows: their files go too
+    with photos.discarded_on_failure([]) as stored:
         for upload in uploads:
             stored.append(photos.accept_upload(upload, me))
         workflow.reply(case, me, text("content"), [photo.id for photo in stored])
-    except BaseException:
-        # a refused reply (wrong status, a bad second photo …) rolls back its photo rows: their files go too,
-        # even if the rollback itself fails (a database that went away)
-        try:
-            db.session.rollback()
-        finally:
-            for photo in stored:
-                photos.discard(photo)
-        raise
     return "已提交处置反馈，等待调度中心核查"
 
 

@@ -26,8 +26,7 @@ def submit_report(
 
     upload: a photo sent with the report in the same request (one wx.uploadFile call); it is checked and stored
     like POST /photos and attached by the same transaction. A replay stores nothing; a failure here deletes the
-    file again. A failure of the caller's COMMIT does not: its outcome can be unknown (connection lost after the
-    server committed), and an orphaned file costs disk where a deleted one would lose a reported photo.
+    file again (photos.discarded_on_failure).
     """
     if idempotency_key:
         existing = cases.by_idempotency_key(actor.user_id, idempotency_key)
@@ -35,14 +34,11 @@ def submit_report(
             return existing, False
     new_photo = photos.store_original(upload, actor, within_quota=False) if upload is not None else None
     try:
-        return _create(actor, payload, idempotency_key, new_photo), True
+        with photos.discarded_on_failure([new_photo] if new_photo else []):
+            return _create(actor, payload, idempotency_key, new_photo), True
     except BaseException as exc:
-        if new_photo is not None:
-            db.session.rollback()
-            photos.discard(new_photo)
         if not idempotency_key or not isinstance(exc, (IntegrityError, ValidationFailed)):
             raise
-        db.session.rollback()
         existing = cases.by_idempotency_key(actor.user_id, idempotency_key)
         if existing is None:
             raise

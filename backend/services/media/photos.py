@@ -1,11 +1,13 @@
 """Photos: accept an upload, make the derived copies, sign the URLs that serve them."""
 
+import contextlib
 import hashlib
 import hmac
 import io
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 
 from flask import current_app, url_for
 from redis.exceptions import RedisError
@@ -42,12 +44,9 @@ def accept_upload(upload: FileStorage | None, uploader: Actor) -> Photo:
     The worker decodes it, makes the copies, or marks the photo failed if the data turns out damaged.
     """
     photo = store_original(upload, uploader, within_quota=True)
-    db.session.add(photo)
-    try:
+    with discarded_on_failure([photo]):
+        db.session.add(photo)
         db.session.flush()
-    except BaseException:
-        discard(photo)  # its row never was: neither the quota nor the purge would ever see the file
-        raise
     enqueue_after_commit(db.session, process_photo_job(photo.id))
     return photo
 
@@ -92,6 +91,26 @@ def store_original(upload: FileStorage | None, uploader: Actor, *, within_quota:
 def discard(photo: Photo) -> None:
     """Delete the stored original of a photo whose transaction was rolled back (nothing else refers to it)."""
     get_storage().delete(photo.original_key)
+
+
+@contextlib.contextmanager
+def discarded_on_failure(stored: list[Photo]) -> Iterator[list[Photo]]:
+    """If the block fails, its transaction is rolled back and the originals of `stored` (photos it stored, or
+    appends as it stores them) are deleted, even if the rollback itself fails (a database gone): their rows
+    never were, so neither the quota nor the purge would ever see the files. The error goes on.
+
+    A failure of the caller's later COMMIT is not covered, on purpose: its outcome can be unknown (connection
+    lost after the server committed), and an orphaned file costs disk where a deleted one would lose a photo.
+    """
+    try:
+        yield stored
+    except BaseException:
+        try:
+            db.session.rollback()
+        finally:
+            for photo in stored:
+                discard(photo)
+        raise
 
 
 def process(photo_id: int) -> Photo | None:

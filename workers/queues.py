@@ -114,16 +114,28 @@ def pulse_key(worker_name: str) -> str:
     return PULSE_KEY.format(worker_name)
 
 
-def live_worker_count(connection: Redis) -> int:
-    """RQ workers registered and still beating: one killed (kill -9, OOM) drops out within PULSE_TTL_SECONDS,
-    where RQ's own registration of it lasts minutes."""
-    names = [_text(key).split(":", 2)[2] for key in Worker.all_keys(connection=connection)]
-    if not names:
-        return 0
+def _alive(connection: Redis, worker_names: list[str | None]) -> list[bool]:
+    """For each worker name: registered with RQ, not marked dead, and still beating (its pulse key). One killed
+    (kill -9, OOM) stops counting within PULSE_TTL_SECONDS, where RQ's own registration of it lasts minutes."""
+    if not worker_names:
+        return []
     with connection.pipeline() as pipe:
-        for name in names:
+        for name in worker_names:
+            key = f"{Worker.redis_worker_namespace_prefix}{name}"
+            pipe.exists(key)
+            pipe.hexists(key, "death")
             pipe.exists(pulse_key(name))
-        return sum(1 for beating in pipe.execute() if beating)
+        flags = iter(pipe.execute())
+    return [
+        bool(name and registered and not dead and beating)
+        for name, registered, dead, beating in zip(worker_names, flags, flags, flags, strict=False)
+    ]
+
+
+def live_worker_count(connection: Redis) -> int:
+    """The RQ workers alive (`_alive`): what health reports as draining the queues."""
+    names = [_text(key).removeprefix(Worker.redis_worker_namespace_prefix) for key in Worker.all_keys(connection)]
+    return sum(_alive(connection, names))
 
 
 def live_job_ids(connection: Redis, queues: tuple[str, ...] = ALL_QUEUES) -> set[str]:
@@ -145,17 +157,7 @@ def live_job_ids(connection: Redis, queues: tuple[str, ...] = ALL_QUEUES) -> set
             for job_id in started:
                 pipe.hget(Job.key_for(job_id), "worker_name")
             workers = [_text(w) if w else None for w in pipe.execute()]
-        with connection.pipeline() as pipe:
-            for worker in workers:
-                key = f"{Worker.redis_worker_namespace_prefix}{worker}"
-                pipe.exists(key)
-                pipe.hexists(key, "death")
-                pipe.exists(pulse_key(worker))
-            flags = pipe.execute()
-        for index, job_id in enumerate(started):
-            registered, dead, beating = flags[3 * index : 3 * index + 3]
-            if workers[index] and registered and not dead and beating:
-                live.add(job_id)
+        live.update(job_id for job_id, alive in zip(started, _alive(connection, workers), strict=True) if alive)
     return live
 
 

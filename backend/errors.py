@@ -218,31 +218,19 @@ def _rollback() -> None:
 
 # SQLSTATEs of a transaction that lost a race (deadlock_detected, serialization_failure)
 LOST_A_RACE = {"40P01", "40001"}
-
-
-def _page_message(body: dict) -> str:
-    """The message of an error envelope with its fields' messages, for a page that shows one line."""
-    error = body["error"]
-    details = [
-        f"{name}：{'；'.join(m for m in messages if isinstance(m, str))}"
-        for name, messages in (error.get("fields") or {}).items()
-        if isinstance(messages, list)
-    ]
-    return "；".join([error["message"], *details])
+# the answer when another writer got there first (a unique key, a deleted row, a deadlock)
+RACE_LOST = Conflict("数据刚被其他操作修改，请刷新后重试", code="concurrent_update")
 
 
 def register_error_handlers(app: Flask) -> None:
-    def html_page(status: int, message: str, headers: dict | None = None):
-        """A front-end's HTML error page (the staff console registers one for its addresses), or None."""
-        for render in app.extensions.get("html_error_pages", ()):
-            if (page := render(status, message, headers)) is not None:
-                return page
-        return None
-
     def answer(body: dict, status: int, headers: dict | None = None):
-        """An error as the front-end at this address shows errors: an HTML page under the console, else the API's
-        JSON envelope. Every handler below answers through here."""
-        return html_page(status, _page_message(body), headers) or _json(body, status, headers)
+        """An error as the front-end at this address shows errors: its HTML page (the staff console registers a
+        renderer for its addresses, given the envelope), else the API's JSON envelope. Every handler below
+        answers through here."""
+        for render in app.extensions.get("html_error_pages", ()):
+            if (page := render(status, body, headers)) is not None:
+                return page
+        return _json(body, status, headers)
 
     @app.errorhandler(AppError)
     def handle_app_error(error: AppError):
@@ -274,7 +262,7 @@ def register_error_handlers(app: Flask) -> None:
         log.warning("integrity error: %s", error.orig)
         if is_foreign_key_violation(error) and (error.statement or "").lstrip().upper().startswith("DELETE"):
             return answer(InUse().to_dict(), 409)
-        return answer(Conflict("数据刚被其他操作修改，请刷新后重试", code="concurrent_update").to_dict(), 409)
+        return answer(RACE_LOST.to_dict(), 409)
 
     @app.errorhandler(OverflowError)
     @app.errorhandler(DataError)
@@ -292,7 +280,7 @@ def register_error_handlers(app: Flask) -> None:
         if getattr(getattr(error, "orig", None), "sqlstate", None) in LOST_A_RACE:
             # not an outage: two transactions wanted the same rows (PostgreSQL chose this one to give up)
             _rollback()
-            return answer(Conflict("数据刚被其他操作修改，请刷新后重试", code="concurrent_update").to_dict(), 409)
+            return answer(RACE_LOST.to_dict(), 409)
         # the database or Redis is down, restarting or overloaded: a retry later can succeed
         _rollback()
         log.error("backing service unavailable: %s", error)

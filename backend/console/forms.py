@@ -81,8 +81,14 @@ def error_message(error: Exception) -> str:
         return "；".join(_flatten(_in_chinese(messages))) or "提交的内容有误"
     if isinstance(error, StaleDataError):
         return "该案件刚被其他人更新，请刷新后重试"
-    details = _flatten(error.fields) if getattr(error, "fields", None) else []
-    return "；".join([error.message, *details])
+    return envelope_message(error.to_dict())
+
+
+def envelope_message(body: dict) -> str:
+    """An error envelope (the API's JSON answer) as one line for a page: its message, then its fields'."""
+    error = body["error"]
+    details = _flatten(error["fields"]) if error.get("fields") else []
+    return "；".join([error["message"], *details])
 
 
 def form_action(back: str):

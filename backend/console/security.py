@@ -10,6 +10,7 @@ from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 from backend.console import bp
+from backend.console.forms import envelope_message
 from backend.errors import HTTP_CODES, AppError, _rollback
 
 CSRF_FIELD = "csrf_token"
@@ -97,11 +98,11 @@ def handle_rate_limited(error: RateLimitExceeded):
     return error_page(429, message)
 
 
-def _outside_blueprint(status: int, message: str, headers: dict | None = None):
+def _outside_blueprint(status: int, body: dict, headers: dict | None = None):
     """Errors under /console that the console's own handlers did not answer (an unknown address, a bad query
     parameter, a database that is down …): an HTML page too."""
     if request.path.startswith(PREFIX):
-        return error_page(status, message, headers)
+        return error_page(status, envelope_message(body), headers)
     return None
 
 

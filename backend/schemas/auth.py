@@ -1,5 +1,9 @@
 from marshmallow import Schema, fields, validate
 
+# what a staff login takes; accounts are made (and passwords set) only within them, or they could never sign in
+MAX_USERNAME_LENGTH = 64
+MAX_PASSWORD_LENGTH = 256
+
 
 class WeChatLoginIn(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=128))
@@ -10,8 +14,8 @@ class DevLoginIn(Schema):
 
 
 class StaffLoginIn(Schema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    username = fields.String(required=True, validate=validate.Length(min=1, max=MAX_USERNAME_LENGTH))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH))
 
 
 class UnitRefOut(Schema):

@@ -19,6 +19,7 @@ from backend.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, Un
 from backend.extensions import db
 from backend.models import Staff, StaffRole, Unit, User
 from backend.models.types import utcnow
+from backend.schemas.auth import MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH
 from backend.services import lockout
 from backend.services.actors import Actor
 from backend.services.responsibility import audit
@@ -83,8 +84,6 @@ def login_staff(username: str, password: str) -> dict:
 
 
 MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 256  # as StaffLoginIn reads them
-MAX_USERNAME_LENGTH = 64
 
 
 def _new_credentials(staff: Staff, password: str | None, actor: Actor, action: str, changes: dict) -> Staff:
@@ -170,7 +169,6 @@ def create_staff(username: str, password: str, role: str, unit_code: str | None 
         staff_role = StaffRole(role)
     except ValueError as exc:
         raise ValidationFailed(f"unknown role {role!r}; one of {', '.join(r.value for r in StaffRole)}") from exc
-    # what the login accepts (StaffLoginIn), or the account could never sign in
     if not 1 <= len(username) <= MAX_USERNAME_LENGTH or username != username.strip():
         raise ValidationFailed(f"username must have 1 to {MAX_USERNAME_LENGTH} characters, no spaces around it")
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:

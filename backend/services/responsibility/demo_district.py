@@ -115,7 +115,7 @@ CATEGORIES = [
 DEMO_PASSWORD = "renhe-demo-2026"
 
 
-def _upsert_unit(code: str, name: str, kind: UnitKind, parent: Unit | None) -> Unit:
+def _ensure_unit(code: str, name: str, kind: UnitKind, parent: Unit | None) -> Unit:
     unit = db.session.scalar(db.select(Unit).where(Unit.code == code))
     if unit is None:
         unit = Unit(code=code, name=name, kind=kind, parent=parent, active=True)
@@ -128,7 +128,7 @@ def _rectangle(west: float, south: float, east: float, north: float) -> dict:
     return {"type": "Polygon", "coordinates": [ring]}
 
 
-def _upsert_region(code: str, name: str, unit: Unit, geometry: dict) -> Region:
+def _ensure_region(code: str, name: str, unit: Unit, geometry: dict) -> Region:
     region = db.session.scalar(db.select(Region).where(Region.code == code))
     if region is None:
         region = Region(code=code, name=name, unit=unit, coord=CoordSystem.GCJ02, geometry=geometry)
@@ -146,15 +146,15 @@ def _ensure_rule(category: Category | None, region: Region | None, target: RuleT
 
 
 def load() -> dict:
-    district = _upsert_unit(*DISTRICT, parent=None)
-    units = {code: _upsert_unit(code, name, UnitKind.DEPARTMENT, district) for code, name in DEPARTMENTS}
+    district = _ensure_unit(*DISTRICT, parent=None)
+    units = {code: _ensure_unit(code, name, UnitKind.DEPARTMENT, district) for code, name in DEPARTMENTS}
     regions = {}
     for code, name, kind, (west, east) in TERRITORIES:
-        units[code] = _upsert_unit(code, name, kind, district)
-        regions[code] = _upsert_region(code, name, units[code], _rectangle(west, LAT_RANGE[0], east, LAT_RANGE[1]))
+        units[code] = _ensure_unit(code, name, kind, district)
+        regions[code] = _ensure_region(code, name, units[code], _rectangle(west, LAT_RANGE[0], east, LAT_RANGE[1]))
     for code, name, kind, parent, box in NEIGHBOURHOODS:
-        units[code] = _upsert_unit(code, name, kind, units[parent])
-        regions[code] = _upsert_region(code, name, units[code], _rectangle(*box))
+        units[code] = _ensure_unit(code, name, kind, units[parent])
+        regions[code] = _ensure_region(code, name, units[code], _rectangle(*box))
 
     categories: dict[str, Category] = {}
     for code, name, description, hours, lead, co, co_territorial, parent, order in CATEGORIES:

@@ -85,21 +85,25 @@ def create(data: dict, actor: Actor) -> Unit:
 
 
 def _still_referenced(unit: Unit) -> list[str]:
+    """Active rules sending cases to the unit, or set on its regions (a region leaves the routing index with its
+    unit, and every rule on it with the region; a territorial rule there only named the unit itself), and active
+    categories it leads."""
+    owned_regions = db.select(Region.id).where(Region.unit_id == unit.id)
     rules = db.session.scalars(
-        db.select(RoutingRule.id).where(RoutingRule.active.is_(True), RoutingRule.unit_id == unit.id)
+        db.select(RoutingRule.id)
+        .where(
+            RoutingRule.active.is_(True),
+            db.or_(
+                RoutingRule.unit_id == unit.id,
+                db.and_(RoutingRule.region_id.in_(owned_regions), RoutingRule.unit_id.is_not(None)),
+            ),
+        )
+        .order_by(RoutingRule.id)
     ).all()
     categories = db.session.scalars(
         db.select(Category.code).where(Category.active.is_(True), Category.lead_unit_id == unit.id)
     ).all()
-    # a region leaves the routing index with its unit, and every rule on it with the region
-    region_rules = db.session.scalars(
-        db.select(RoutingRule.id)
-        .join(Region, Region.id == RoutingRule.region_id)
-        .where(RoutingRule.active.is_(True), Region.unit_id == unit.id, RoutingRule.unit_id != unit.id)
-    ).all()
-    found = [f"派遣规则 #{rule_id}" for rule_id in rules]
-    found += [f"派遣规则 #{rule_id}（本单位辖区的规则）" for rule_id in region_rules]
-    return found + [f"类别 {code} 的牵头单位" for code in categories]
+    return [f"派遣规则 #{rule_id}" for rule_id in rules] + [f"类别 {code} 的牵头单位" for code in categories]
 
 
 def _deactivate(unit: Unit) -> int:

@@ -194,10 +194,9 @@ def grouped(period: Period, by: str, scope: Filters, as_of: datetime) -> dict[in
     """Figures per group key (unit, category or region id), for groups with anything to show."""
     key = GROUPS[by]
     rows: dict[int | None, dict] = {}
-    # at an earlier as_of, a 派遣 after it had not happened yet and one withdrawn after it was still held then
-    past = and_(_cohort(period, A.ended_at > as_of), A.assigned_at <= as_of)
     live = is_live(as_of)  # decided once for all the statements of these figures
-    cohort = _cohort(period) if live else past
+    # at an earlier as_of, a 派遣 after it had not happened yet and one withdrawn after it was still held then
+    cohort = _cohort(period) if live else and_(_cohort(period, A.ended_at > as_of), A.assigned_at <= as_of)
     query = scope.apply(db.select(key.label("key"), *_aggregates(as_of, live)).where(cohort).group_by(key))
     for result in db.session.execute(query).mappings():
         row = rows.setdefault(result["key"], _empty())
